@@ -1,0 +1,49 @@
+"""The errors kling-monitor raises, and the exit codes they map to.
+
+    MonitorError                 base; carries an exit code
+    ├── ConfigError              the config file is missing, not TOML, or invalid (names file and key)
+    ├── InputError               a document given to extract/replay cannot be read
+    ├── StoreError               the SQLite store cannot be opened or migrated
+    └── DeliveryError            a transport (Slack, SMTP) failed; the outbox retries it
+        └── PermanentDeliveryError   retrying cannot help (bad token, unknown channel)
+
+Feed failures are not exceptions: a fetch or parse problem is a value (FetchResult.error,
+ParsedFeed.bozo_error) recorded on the feed, so one bad feed never stops a poll.
+"""
+
+from __future__ import annotations
+
+# Exit codes, in the spirit of sysexits.h: scripts and systemd can tell them apart.
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the job ran but something failed (e.g. every feed failed)
+EXIT_USAGE = 2  # bad command line (argparse uses 2 too)
+EXIT_DATAERR = 65  # bad input document
+EXIT_CONFIG = 78  # configuration error (EX_CONFIG)
+
+
+class MonitorError(Exception):
+    exit_code = EXIT_FAILURE
+
+
+class ConfigError(MonitorError):
+    exit_code = EXIT_CONFIG
+
+
+class InputError(MonitorError):
+    exit_code = EXIT_DATAERR
+
+
+class StoreError(MonitorError):
+    exit_code = EXIT_FAILURE
+
+
+class DeliveryError(MonitorError):
+    """A send failed; `retry_after` (seconds) is honoured when the transport gave one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    pass
