@@ -1,0 +1,423 @@
+"""The `kling-monitor` command line: parse arguments, call the library, map errors to exit codes.
+
+Kept thin on purpose: every subcommand is a few lines over a library function, so the
+same behaviour is reachable from tests and from the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from monitor import __version__
+from monitor.errors import EXIT_FAILURE, EXIT_OK, MonitorError
+
+log = logging.getLogger("monitor")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level or ("DEBUG" if args.verbose else "INFO"))
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return handler(args)
+    except MonitorError as exc:
+        print(f"kling-monitor: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `kling-monitor entries list | head`
+        return EXIT_OK
+
+
+def setup_logging(level: str) -> None:
+    """One event per line on stderr with level and logger; journald adds the timestamp."""
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if sys.stderr.isatty():
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    for noisy in ("apscheduler", "trafilatura", "htmldate", "charset_normalizer", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kling-monitor",
+        description="News-intelligence daemon for Kling AI and Kuaishou: polls feeds, extracts figures, "
+                    "keeps a claim ledger and announces only what is new.",
+    )
+    p.add_argument("--version", action="version", version=f"kling-monitor {__version__}")
+    p.add_argument("-c", "--config", help="TOML config (default: $KLING_MONITOR_CONFIG or config/monitor.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level (default INFO)")
+    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+
+    s = sub.add_parser("run", help="run the daemon: polls, alerts and digests on their schedules",
+                       description="Run the daemon until SIGTERM/SIGINT; SIGHUP reloads the config.")
+    s.set_defaults(handler=cmd_run)
+
+    s = sub.add_parser("poll", help="poll feeds once and store their entries",
+                       description="Poll feeds once, store new and changed entries, understand them and queue "
+                                   "alerts; then deliver them. Without --once only the feeds that are due.")
+    s.add_argument("--once", action="store_true", help="poll every feed now, due or not")
+    s.add_argument("--feed", action="append", metavar="NAME", help="only this feed (repeatable)")
+    s.add_argument("--no-process", action="store_true", help="store entries but do not extract or alert")
+    s.add_argument("--no-send", action="store_true", help="queue alerts but do not deliver them")
+    s.set_defaults(handler=cmd_poll)
+
+    s = sub.add_parser("check-config", help="validate the configuration and exit",
+                       description="Validate the config; exit 0 if valid, 78 with the file and key if not.")
+    s.set_defaults(handler=cmd_check_config)
+
+    feeds = sub.add_parser("feeds", help="list, import and export feeds",
+                           description="Feeds: their health, and OPML import/export.")
+    fsub = feeds.add_subparsers(title="feeds commands", metavar="COMMAND")
+    s = fsub.add_parser("list", help="feeds with their health: last success, last error, next poll, back-off",
+                        description="Feeds with their health.")
+    s.add_argument("--json", action="store_true", help="JSON output")
+    s.set_defaults(handler=cmd_feeds_list)
+    s = fsub.add_parser("import-opml", help="add an OPML file's feeds to the config",
+                        description="Append the OPML file's feeds (new URLs only) to the config file.")
+    s.add_argument("file", help="OPML file")
+    s.set_defaults(handler=cmd_feeds_import)
+    s = fsub.add_parser("export-opml", help="write the configured feeds as OPML",
+                        description="Write the configured feeds as OPML to standard output or a file.")
+    s.add_argument("-o", "--output", help="file to write (default: standard output)")
+    s.set_defaults(handler=cmd_feeds_export)
+    feeds.set_defaults(handler=lambda a: _help(feeds))
+
+    entries = sub.add_parser("entries", help="list stored entries", description="Stored entries.")
+    esub = entries.add_subparsers(title="entries commands", metavar="COMMAND")
+    s = esub.add_parser("list", help="stored entries, newest first", description="Stored entries, newest first.")
+    s.add_argument("--since", help="ISO date/time, or a duration like 24h, 7d")
+    s.add_argument("--feed", help="only this feed")
+    s.add_argument("--relevant", action="store_true", help="only entries that match the watchlist")
+    s.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.set_defaults(handler=cmd_entries_list)
+    entries.set_defaults(handler=lambda a: _help(entries))
+
+    s = sub.add_parser("extract", help="show what the matcher and extractor find in documents",
+                       description="Match and extract from .txt, .html, .json files or - (stdin).")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--json", action="store_true", help="one JSON object per document")
+    s.set_defaults(handler=cmd_extract)
+
+    s = sub.add_parser("replay", help="run the offline pipeline over documents in order, sending nothing",
+                       description="Match, cluster, extract and record documents in order (a directory: by "
+                                   "file name) against a fresh temporary store; print the events.")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--json", action="store_true", help="one JSON line per document")
+    s.set_defaults(handler=cmd_replay)
+
+    s = sub.add_parser("ledger", help="the history of a figure, source by source",
+                       description="Claims in the ledger, grouped by subject, kind and period.")
+    s.add_argument("--subject", help="Kling or Kuaishou")
+    s.add_argument("--kind", help="round_size, valuation, capex, revenue, users, stake, investment, investor, ...")
+    s.add_argument("--json", action="store_true", help="JSON output")
+    s.set_defaults(handler=cmd_ledger)
+
+    outbox = sub.add_parser("outbox", help="inspect and retry queued alerts", description="The alert outbox.")
+    osub = outbox.add_subparsers(title="outbox commands", metavar="COMMAND")
+    s = osub.add_parser("list", help="queued, parked and recent messages", description="Outbox messages.")
+    s.add_argument("--status", choices=["pending", "sending", "sent", "parked"], help="only this status")
+    s.add_argument("--json", action="store_true", help="JSON output")
+    s.set_defaults(handler=cmd_outbox_list)
+    s = osub.add_parser("retry", help="send a parked message again", description="Re-queue a parked message.")
+    s.add_argument("id", type=int)
+    s.set_defaults(handler=cmd_outbox_retry)
+    s = osub.add_parser("drain", help="deliver due messages now", description="Deliver due outbox messages now.")
+    s.set_defaults(handler=cmd_outbox_drain)
+    outbox.set_defaults(handler=lambda a: _help(outbox))
+
+    s = sub.add_parser("digest", help="preview or send the daily email digest",
+                       description="Render the digest of everything since the last one.")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--preview", metavar="FILE.html", help="write the HTML digest to a file")
+    g.add_argument("--send", action="store_true", help="send the digest now by SMTP")
+    s.set_defaults(handler=cmd_digest)
+
+    s = sub.add_parser("status", help="health: feeds, outbox backlog, parked messages, last digest",
+                       description="The daemon's health as read from the store.")
+    s.add_argument("--json", action="store_true", help="JSON output")
+    s.set_defaults(handler=cmd_status)
+    return p
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from monitor.config import load_config
+
+    return load_config(args.config)
+
+
+def _store(cfg: Any) -> Any:
+    from monitor.store import Store
+
+    return Store(cfg.store.path)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def _parse_since(text: str) -> datetime:
+    from monitor.errors import InputError
+
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if text[-1:] in units and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--since: expected an ISO date or a duration like 24h, got {text!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    print(f"{cfg.path}: ok ({len(cfg.feeds)} feeds, {len(cfg.watch.watchlist().entities)} watched entities, "
+          f"slack {'on' if cfg.slack.enabled else 'off'}, email {'on' if cfg.email.enabled else 'off'})")
+    return EXIT_OK
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from monitor.ingest import poll_feeds, process_pending, terminal_progress
+
+    cfg = _config(args)
+    feeds = [cfg.feed(n) for n in args.feed] if args.feed else list(cfg.feeds)
+    with _store(cfg) as store:
+        summary = asyncio.run(poll_feeds(store, cfg, feeds=feeds, due_only=not args.once,
+                                         progress=terminal_progress()))
+        for o in summary.outcomes:
+            if o.status == "error":
+                print(f"  failed  {o.name}: {o.error}", file=sys.stderr)
+        print(summary.line())
+        if not args.no_process:
+            ps = asyncio.run(process_pending(store, cfg))
+            print(f"{ps.processed} entries understood: {ps.relevant} relevant, {ps.events} events, "
+                  f"{ps.pages_fetched} article pages fetched")
+            if not args.no_send:
+                from monitor.notify import drain
+
+                ds = drain(store, cfg)
+                print(f"alerts: {ds.sent} sent, {ds.failed} to retry, {ds.parked} parked, {ds.held} held")
+    failed = summary.count("error")
+    return EXIT_FAILURE if summary.outcomes and failed == len(summary.outcomes) else EXIT_OK
+
+
+def cmd_feeds_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    with _store(cfg) as store:
+        store.sync_feeds((f.name, f.url, f.interval) for f in cfg.feeds)
+        rows = store.feeds()
+    configured = {f.name for f in cfg.feeds}
+    rows = [r for r in rows if r["name"] in configured]
+    if args.json:
+        for r in rows:
+            _print_json(r)
+        return EXIT_OK
+    print(_table([[r["name"], r["last_status"] or "never", r["last_success"] or "-", r["error_count"],
+                   (r["last_error"] or "-")[:60], r["next_poll"] or "-",
+                   r["effective_interval"] or r["interval"]] for r in rows],
+                 ["feed", "status", "last success", "errors", "last error", "next poll", "interval s"]))
+    return EXIT_OK
+
+
+def cmd_feeds_import(args: argparse.Namespace) -> int:
+    from monitor.config import DEFAULT_CONFIG
+    from monitor.opml import import_into_config
+
+    import os
+
+    target = args.config or os.environ.get("KLING_MONITOR_CONFIG") or str(DEFAULT_CONFIG)
+    added = import_into_config(args.file, target)
+    for f in added:
+        print(f"added {f.name}: {f.url}")
+    print(f"{len(added)} feeds added to {target}")
+    return EXIT_OK
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    from monitor.opml import export_opml
+
+    text = export_opml(_config(args).feeds)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_entries_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    since = _parse_since(args.since) if args.since else None
+    with _store(cfg) as store:
+        rows = store.list_entries(since=since, relevant_only=args.relevant, feed=args.feed, limit=args.limit)
+    if args.json:
+        for r in rows:
+            r["entities"] = json.loads(r["entities"]) if r["entities"] else []
+            r["facts"] = json.loads(r["facts"]) if r["facts"] else None
+            _print_json(r)
+        return EXIT_OK
+    print(_table([[r["published"][:16], r["feed"][:24], "*" if r["relevant"] else "", r["title"][:80]]
+                  for r in rows], ["published", "feed", "rel", "title"]))
+    return EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from monitor.documents import load_documents
+    from monitor.extract import extract, format_table
+
+    watch = _watchlist(args)
+    for doc in load_documents(args.paths):
+        ex = extract(doc, watch)
+        if args.json:
+            _print_json(ex.to_json())
+        else:
+            print(format_table(ex))
+    return EXIT_OK
+
+
+def _watchlist(args: argparse.Namespace) -> Any:
+    from monitor.match import default_watchlist
+
+    try:
+        return _config(args).watch.watchlist()
+    except MonitorError:
+        if args.config:
+            raise
+        return default_watchlist()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.config import Config
+    from monitor.pipeline import format_replay, replay
+
+    try:
+        cfg = _config(args)
+    except MonitorError:
+        if args.config:
+            raise
+        cfg = Config()
+    for line in replay(args.paths, cfg):
+        if args.json:
+            _print_json(line)
+        else:
+            print(format_replay(line))
+    return EXIT_OK
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from monitor.ledger import format_history, history
+
+    cfg = _config(args)
+    with _store(cfg) as store:
+        rows = history(store, subject=args.subject, kind=args.kind)
+    if args.json:
+        for r in rows:
+            _print_json(r)
+    else:
+        print(format_history(rows))
+    return EXIT_OK
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    from monitor.notify import format_outbox, outbox_list
+
+    cfg = _config(args)
+    with _store(cfg) as store:
+        rows = outbox_list(store, status=args.status)
+    if args.json:
+        for r in rows:
+            _print_json(r)
+    else:
+        print(format_outbox(rows))
+    return EXIT_OK
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from monitor.notify import outbox_retry
+
+    cfg = _config(args)
+    with _store(cfg) as store:
+        if not outbox_retry(store, args.id):
+            print(f"kling-monitor: error: outbox message {args.id} is not parked", file=sys.stderr)
+            return EXIT_FAILURE
+    print(f"outbox message {args.id} queued again")
+    return EXIT_OK
+
+
+def cmd_outbox_drain(args: argparse.Namespace) -> int:
+    from monitor.notify import drain
+
+    cfg = _config(args)
+    with _store(cfg) as store:
+        s = drain(store, cfg)
+    print(f"alerts: {s.sent} sent, {s.failed} to retry, {s.parked} parked, {s.held} held")
+    return EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from monitor import digest
+
+    cfg = _config(args)
+    now = datetime.now(UTC)
+    with _store(cfg) as store:
+        if args.preview:
+            digest.preview(store, cfg, args.preview, now=now)
+            print(f"digest written to {args.preview}")
+            return EXIT_OK
+        result = digest.send_now(store, cfg, now=now)
+    print(f"digest: {result}")
+    return EXIT_FAILURE if str(result).startswith("failed") else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.status import format_status, gather_status
+
+    cfg = _config(args)
+    with _store(cfg) as store:
+        status = gather_status(store, cfg)
+    if args.json:
+        _print_json(status)
+    else:
+        print(format_status(status))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.schedule import run_daemon
+
+    return run_daemon(args.config)

@@ -1,0 +1,352 @@
+"""Ingestion: poll the due feeds concurrently and store their entries; then understand them.
+
+    poll:    due feeds -> fetch (concurrent) -> parse -> normalize -> store   (one transaction per feed)
+    process: unprocessed entries -> match -> full text -> pipeline (cluster, extract, ledger, outbox)
+
+The two halves meet only in the store: an entry is stored with `processed_version < version`
+and `process_pending` picks it up, so a kill between them loses nothing, and re-running
+either is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.config import Config, FeedConfig
+from monitor.fetch import Fetcher, FetchLimits
+from monitor.models import Document, FetchResult
+from monitor.normalize import normalize_entries
+from monitor.parse import parse_feed
+from monitor.store import Store, StoredEntry, parse_iso, utcnow
+
+log = logging.getLogger("monitor.ingest")
+
+TEASER_CHARS = 600  # a summary shorter than this is a teaser: fetch the article for the full text
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    name: str
+    status: str  # ok | not_modified | unchanged | error
+    new: int = 0
+    updated: int = 0
+    error: str | None = None
+    next_poll: datetime | None = None
+    elapsed: float = 0.0
+    nbytes: int = 0
+    parsed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollSummary:
+    outcomes: tuple[FeedOutcome, ...]
+    elapsed: float
+    stored: tuple[StoredEntry, ...] = field(default=(), repr=False)
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for o in self.outcomes if o.status in statuses)
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
+
+    def line(self) -> str:
+        return (f"{len(self.outcomes)} feeds: {self.count('ok')} ok, "
+                f"{self.count('not_modified', 'unchanged')} not modified, {self.count('error')} failed; "
+                f"{self.new} new and {self.updated} updated entries in {self.elapsed:.1f}s")
+
+
+def fetch_limits(cfg: Config) -> FetchLimits:
+    f = cfg.fetch
+    return FetchLimits(concurrency=f.concurrency, per_host=f.per_host, connect_timeout=f.connect_timeout,
+                       read_timeout=f.read_timeout, total_timeout=f.total_timeout, max_bytes=f.max_bytes,
+                       max_redirects=f.max_redirects)
+
+
+# ---------------------------------------------------------------- polling
+
+
+async def poll_feeds(
+    store: Store,
+    cfg: Config,
+    *,
+    feeds: Iterable[FeedConfig] | None = None,
+    due_only: bool = False,
+    now: datetime | None = None,
+    fetcher: Fetcher | None = None,
+    progress: Callable[[int, int, FeedOutcome], None] | None = None,
+) -> PollSummary:
+    """Poll feeds concurrently (under the fetcher's global and per-host limits)."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    chosen = list(feeds if feeds is not None else cfg.feeds)
+    store.sync_feeds((f.name, f.url, f.interval) for f in chosen)
+    if due_only:
+        due = {row["name"] for row in store.due_feeds(now)}
+        chosen = [f for f in chosen if f.name in due]
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(fetch_limits(cfg))
+    outcomes: list[FeedOutcome] = []
+    stored: list[StoredEntry] = []
+    try:
+        if own:
+            await fetcher.__aenter__()
+
+        async def one(feed: FeedConfig) -> tuple[FeedOutcome, list[StoredEntry]]:
+            state = store.feed_state(feed.name) or {}
+            result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
+                                         last_modified=state.get("last_modified"))
+            # Parse and store synchronously: a poll's CPU work runs one feed at a time on the loop.
+            return handle_result(store, cfg, feed, state, result, now=utcnow())
+
+        tasks = [asyncio.ensure_future(one(f)) for f in chosen]
+        for done, fut in enumerate(asyncio.as_completed(tasks), 1):
+            outcome, new_rows = await fut
+            outcomes.append(outcome)
+            stored.extend(new_rows)
+            if progress:
+                progress(done, len(tasks), outcome)
+    finally:
+        if own:
+            await fetcher.__aexit__(None, None, None)
+    outcomes.sort(key=lambda o: o.name)
+    return PollSummary(tuple(outcomes), time.perf_counter() - started, tuple(stored))
+
+
+def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, Any], result: FetchResult,
+                  *, now: datetime) -> tuple[FeedOutcome, list[StoredEntry]]:
+    """Turn one fetch result into stored entries and the feed's next poll; never raises for bad input."""
+    errors = int(state.get("error_count") or 0)
+    if result.status == "error":
+        nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff,
+                                                    result.retry_after))
+        with store.atomic():
+            store.record_fetch(feed.name, result, at=now, next_poll=nxt)
+        log.warning("feed %s: %s (failure %d, next try %s)", feed.name, result.error, errors + 1,
+                    nxt.strftime("%H:%M:%SZ"))
+        return FeedOutcome(feed.name, "error", error=result.error, next_poll=nxt, elapsed=result.elapsed,
+                           nbytes=result.nbytes), []
+
+    interval = effective_interval(feed, cfg, state, max_age=result.max_age)
+    if result.status == "not_modified":
+        nxt = next_poll_time(now, interval, state.get("skip_hours"))
+        with store.atomic():
+            store.record_fetch(feed.name, result, at=now, next_poll=nxt)
+        return FeedOutcome(feed.name, "not_modified", next_poll=nxt, elapsed=result.elapsed), []
+
+    body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
+    if body_hash == state.get("body_hash"):
+        # A server without ETag/Last-Modified sent the same bytes: nothing to parse.
+        nxt = next_poll_time(now, interval, state.get("skip_hours"))
+        with store.atomic():
+            store.record_fetch(feed.name, result, at=now, next_poll=nxt, body_hash=body_hash)
+        return FeedOutcome(feed.name, "unchanged", next_poll=nxt, elapsed=result.elapsed,
+                           nbytes=result.nbytes), []
+
+    parsed = parse_feed(result.body, result.headers)
+    if not parsed.entries and parsed.bozo:
+        error = parsed.bozo_error or "parse: not a feed"
+        nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff, None))
+        with store.atomic():
+            store.record_fetch(feed.name, result, at=now, next_poll=nxt, error=error)
+        log.warning("feed %s: %s", feed.name, error)
+        return FeedOutcome(feed.name, "error", error=error, next_poll=nxt, elapsed=result.elapsed,
+                           nbytes=result.nbytes), []
+    if parsed.bozo:
+        log.info("feed %s: malformed but recovered %d entries (%s)", feed.name, len(parsed.entries),
+                 parsed.bozo_error)
+
+    entries = normalize_entries(parsed, feed=feed.name, language=feed.language, fetched_at=now)
+    skip_hours = parsed.skip_hours or None
+    with store.atomic():
+        rows = store.store_entries(entries, now=now)
+        gap = observed_publish_gap(store.recent_publish_times(feed.name))
+        interval = effective_interval(feed, cfg, {**state, "ttl_minutes": parsed.ttl_minutes,
+                                                  "publish_gap": gap}, max_age=result.max_age)
+        nxt = next_poll_time(now, interval, list(skip_hours) if skip_hours else state.get("skip_hours"))
+        new = sum(1 for r in rows if r.change == "new")
+        store.record_fetch(feed.name, result, at=now, next_poll=nxt, body_hash=body_hash,
+                           effective_interval=interval, ttl_minutes=parsed.ttl_minutes,
+                           skip_hours=skip_hours, publish_gap=gap, new_entries=new,
+                           updated_entries=len(rows) - new)
+    return FeedOutcome(feed.name, "ok", new=new, updated=len(rows) - new, next_poll=nxt,
+                       elapsed=result.elapsed, nbytes=result.nbytes, parsed=len(entries)), rows
+
+
+def backoff_delay(interval: int, failures: int, max_backoff: int, retry_after: float | None) -> float:
+    """Exponential back-off from the feed's interval, capped so a dead feed is still re-probed."""
+    delay = min(interval * (2 ** max(failures - 1, 0)), max_backoff)
+    if retry_after:
+        delay = max(delay if failures > 1 else 0, min(retry_after, max_backoff))
+    return delay * random.uniform(0.9, 1.1)
+
+
+def observed_publish_gap(published: list[str]) -> float | None:
+    """Median seconds between a feed's recent items: how often it actually publishes."""
+    times = sorted((t for t in (parse_iso(p) for p in published) if t is not None), reverse=True)
+    if len(times) < 4:
+        return None
+    gaps = [(a - b).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [g for g in gaps if g > 0]
+    return statistics.median(gaps) if gaps else None
+
+
+def effective_interval(feed: FeedConfig, cfg: Config, state: dict[str, Any], *,
+                       max_age: float | None = None) -> int:
+    """The configured interval, stretched by the feed's ttl, Cache-Control and cadence, within bounds."""
+    interval = float(feed.interval)
+    if state.get("ttl_minutes"):
+        interval = max(interval, float(state["ttl_minutes"]) * 60)
+    if max_age:
+        interval = max(interval, max_age)
+    gap = state.get("publish_gap")
+    if gap:
+        # Poll a few times per typical gap: a daily feed need not be polled every 15 minutes.
+        interval = max(interval, min(gap / 4, cfg.fetch.max_interval))
+    lo, hi = cfg.fetch.min_interval, cfg.fetch.max_interval
+    return int(min(max(interval, min(lo, feed.interval)), max(hi, feed.interval)))
+
+
+def next_poll_time(now: datetime, interval: int, skip_hours: Any) -> datetime:
+    """now + interval, moved past the feed's skipHours (UTC hours it asks not to be polled in)."""
+    import json
+
+    hours: set[int] = set()
+    if isinstance(skip_hours, str):
+        try:
+            hours = set(json.loads(skip_hours))
+        except ValueError:
+            hours = set()
+    elif skip_hours:
+        hours = set(skip_hours)
+    nxt = now + timedelta(seconds=interval)
+    for _ in range(24):
+        if nxt.astimezone(UTC).hour not in hours:
+            break
+        nxt = (nxt + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    return nxt
+
+
+# ---------------------------------------------------------------- understanding stored entries
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSummary:
+    processed: int = 0
+    relevant: int = 0
+    events: int = 0
+    pages_fetched: int = 0
+
+
+async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None = None,
+                          limit: int = 2000) -> ProcessSummary:
+    """Run the understanding pipeline on entries not yet processed; fetch full text for matches."""
+    from monitor.fulltext import extract_main_text
+    from monitor.match import match_text
+    from monitor.notify import enqueue
+    from monitor.pipeline import process_document
+
+    watch = cfg.watch.watchlist()
+    rows = store.unprocessed_entries(limit)
+    if not rows:
+        return ProcessSummary()
+    feeds = {f.name: f for f in cfg.feeds}
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(fetch_limits(cfg))
+    pages: dict[str, asyncio.Task[str | None]] = {}
+    n_relevant = n_events = 0
+
+    async def page_text(url: str) -> str | None:
+        cached = store.cached_page(url)
+        if cached is not None:
+            return cached["text"] if cached["status"] == "ok" else None
+        result = await fetcher.fetch(url, accept=PAGE_ACCEPT)
+        text = extract_main_text(result.body, result.final_url) if result.status == "ok" else ""
+        store.cache_page(url, status="ok" if text else "error", text=text or None,
+                         error=result.error or (None if text else "fulltext: no main text"), at=utcnow())
+        return text or None
+
+    try:
+        if own:
+            await fetcher.__aenter__()
+        # Decide what needs a page first, then fetch all those pages concurrently, once per URL.
+        plans: list[tuple[dict[str, Any], bool]] = []
+        for row in rows:
+            feed = feeds.get(row["feed"])
+            teaser = f"{row['title']}\n\n{row['summary']}"
+            relevant = match_text(teaser, watch).relevant
+            wants_page = bool(
+                row["full_text"] is None and _fetchable(row["url"])
+                and ((feed is not None and feed.full_text)
+                     or (relevant and cfg.fetch.full_text_for_matches and len(row["summary"]) < TEASER_CHARS)))
+            if wants_page and row["url"] not in pages:
+                pages[row["url"]] = asyncio.ensure_future(page_text(row["url"]))
+            plans.append((row, wants_page))
+        if pages:
+            await asyncio.gather(*pages.values())
+        for row, wants_page in plans:
+            full = pages[row["url"]].result() if wants_page else None
+            text = full or row["full_text"] or row["summary"]
+            doc = Document(source=row["url"], title=row["title"], text=text, url=row["url"],
+                           published=parse_iso(row["published"]), lang=row["language"],
+                           outlet=urlsplit(row["url"]).hostname)
+            previous = _previous_text(store, row)
+            with store.atomic():
+                result = process_document(store, doc, cfg, entry_id=row["id"], previous_text=previous,
+                                          on_events=lambda evs: enqueue(store, evs, cfg, now=utcnow()))
+                store.mark_processed(row["id"], row["version"], relevant=result.relevant,
+                                     entities=list(result.extraction.entities) if result.extraction else [],
+                                     facts=result.extraction.to_json() if result.extraction else None,
+                                     full_text=full)
+            n_relevant += int(result.relevant)
+            n_events += len(result.events)
+    finally:
+        if own:
+            await fetcher.__aexit__(None, None, None)
+    return ProcessSummary(len(rows), n_relevant, n_events, len(pages))
+
+
+def _fetchable(url: str) -> bool:
+    # Google News article links are JavaScript redirects: their page is Google's, not the article.
+    host = urlsplit(url).hostname or ""
+    return not host.endswith("news.google.com")
+
+
+def _previous_text(store: Store, row: dict[str, Any]) -> str | None:
+    if row["version"] <= 1 or row["processed_version"] == 0:
+        return None
+    versions = store.entry_versions(row["id"])
+    if not versions:
+        return None
+    last = versions[-1]
+    return last["full_text"] or f"{last['title']}\n\n{last['summary']}"
+
+
+def terminal_progress(stream: Any = sys.stderr) -> Callable[[int, int, FeedOutcome], None] | None:
+    """A one-line progress display when stderr is a terminal; None (quiet) otherwise."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int, outcome: FeedOutcome) -> None:
+        stream.write(f"\r\x1b[Kpolling {done}/{total} feeds  last: {outcome.name} ({outcome.status})")
+        if done == total:
+            stream.write("\r\x1b[K")
+        stream.flush()
+
+    return show

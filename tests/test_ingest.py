@@ -1,0 +1,221 @@
+"""Ingestion end to end: real feeds served on 127.0.0.1, polled into a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, feed_server  # noqa: F401
+
+from monitor.cli import main
+from monitor.config import Config, FeedConfig, FetchConfig, StoreConfig
+from monitor.ingest import backoff_delay, next_poll_time, poll_feeds
+from monitor.store import Store, parse_iso
+
+
+def rss(items: list[tuple[str, str, str]], *, encoding: str = "utf-8", declare: str | None = None,
+        extra: str = "") -> bytes:
+    """items: (title, link, description)."""
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><description>{d}</description>"
+        f"<pubDate>Mon, 23 Nov 2026 0{i % 10}:00:00 +0000</pubDate></item>"
+        for i, (t, link, d) in enumerate(items))
+    decl = declare or encoding
+    return (f'<?xml version="1.0" encoding="{decl}"?><rss version="2.0"><channel><title>t</title>'
+            f"<link>https://example.com/</link><description>d</description>{extra}{body}</channel></rss>"
+            ).encode(encoding)
+
+
+GOOD = rss([("Kling AI raises $2 billion", "https://news.example.com/a", "Kuaishou's Kling AI round."),
+            ("Other news", "https://news.example.com/b", "Nothing here.")])
+
+
+def make_cfg(tmp_path: Path, feeds: list[tuple[str, str]], **fetch: object) -> Config:
+    return Config(
+        store=StoreConfig(path=str(tmp_path / "m.db")),
+        feeds=tuple(FeedConfig(url=u, name=n, interval=900) for n, u in feeds),
+        fetch=FetchConfig(**{"total_timeout": 2.0, "read_timeout": 2.0, "connect_timeout": 2.0,
+                             "max_bytes": 1024 * 1024, **fetch}),  # type: ignore[arg-type]
+    )
+
+
+def poll(store: Store, cfg: Config):  # type: ignore[no-untyped-def]
+    return asyncio.run(poll_feeds(store, cfg))
+
+
+def test_conditional_get_second_poll_stores_nothing(feed_server: FeedServer, tmp_path: Path) -> None:
+    feed_server.add("/f.xml", GOOD, etag='"v1"', last_modified="Mon, 23 Nov 2026 08:00:00 GMT")
+    cfg = make_cfg(tmp_path, [("f", feed_server.url("/f.xml"))])
+    with Store(cfg.store.path) as store:
+        first = poll(store, cfg)
+        assert [(o.status, o.new) for o in first.outcomes] == [("ok", 2)]
+        second = poll(store, cfg)
+        assert [(o.status, o.new, o.updated) for o in second.outcomes] == [("not_modified", 0, 0)]
+        assert feed_server.last_headers("/f.xml")["If-None-Match"] == '"v1"'
+        assert feed_server.last_headers("/f.xml")["If-Modified-Since"] == "Mon, 23 Nov 2026 08:00:00 GMT"
+        assert store.count_entries() == 2
+        assert [r["status"] for r in store.fetch_log("f")] == ["not_modified", "ok"]
+
+
+def test_same_body_without_validators_is_not_parsed_again(feed_server: FeedServer, tmp_path: Path) -> None:
+    feed_server.add("/f.xml", GOOD)
+    cfg = make_cfg(tmp_path, [("f", feed_server.url("/f.xml"))])
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        assert [o.status for o in poll(store, cfg).outcomes] == ["unchanged"]
+
+
+def test_tracking_parameter_variants_are_stored_once(feed_server: FeedServer, tmp_path: Path) -> None:
+    base = "https://News.Example.com/story?id=7"
+    feed_server.add("/a.xml", rss([("Kling AI story", f"{base}&amp;utm_source=rss&amp;utm_medium=feed", "x"),
+                                   ("Kling AI story", f"{base}&amp;fbclid=abc#comments", "x")]))
+    feed_server.add("/b.xml", rss([("Kling AI story", f"{base}&amp;gclid=zzz&amp;spm=a.b.c", "x")]))
+    cfg = make_cfg(tmp_path, [("a", feed_server.url("/a.xml")), ("b", feed_server.url("/b.xml"))])
+    with Store(cfg.store.path) as store:
+        summary = poll(store, cfg)
+        assert summary.new == 1
+        assert [r["url"] for r in store.query("SELECT url FROM entries")] == ["https://news.example.com/story?id=7"]
+
+
+def test_changed_entry_updates_the_row_and_keeps_the_previous_version(feed_server: FeedServer,
+                                                                      tmp_path: Path) -> None:
+    feed_server.add("/f.xml", rss([("Kling AI raises", "https://n.example.com/x", "First text.")]))
+    cfg = make_cfg(tmp_path, [("f", feed_server.url("/f.xml"))])
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        feed_server.add("/f.xml", rss([("Kling AI raises", "https://n.example.com/x",
+                                        "First text. Now valued at $18 billion.")]))
+        summary = poll(store, cfg)
+        assert (summary.new, summary.updated) == (0, 1)
+        (row,) = store.query("SELECT id, summary, version FROM entries")
+        assert row["version"] == 2 and row["summary"].endswith("$18 billion.")
+        assert [v["summary"] for v in store.entry_versions(row["id"])] == ["First text."]
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>
+<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title></item></channel></rss>"""
+
+
+def test_bad_feeds_never_stop_the_good_ones(feed_server: FeedServer, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    gbk = rss([("快手可灵AI完成融资", "https://cn.example.com/1", "可灵AI估值180亿美元")], encoding="gbk",
+              declare="utf-8")
+    nodecl = rss([("快手发布可灵2.0", "https://cn.example.com/2", "可灵")], encoding="gb18030").replace(
+        b' encoding="gb18030"', b"")
+    malformed = GOOD.replace(b"</channel></rss>", b"<item><title>broken &amp & </title></item>")
+    feed_server.add("/good1.xml", GOOD)
+    feed_server.add("/good2.xml", rss([("Kuaishou results", "https://n.example.com/k", "Revenue.")]))
+    feed_server.add("/gbk-wrong-charset.xml", gbk, content_type="application/rss+xml")
+    feed_server.add("/no-charset.xml", nodecl, content_type="application/xml")
+    feed_server.add("/malformed.xml", malformed)
+    feed_server.add("/500.xml", b"oops", status=500)
+    feed_server.hang("/hang.xml")
+    feed_server.redirect("/loop1.xml", "/loop2.xml")
+    feed_server.redirect("/loop2.xml", "/loop1.xml")
+    feed_server.stream("/huge.xml", 50 * 1024 * 1024)
+    feed_server.page("/page.html", "<html><body><h1>Not a feed</h1><p>Hello</p></body></html>")
+    feed_server.add("/bomb.xml", BOMB)
+    feed_server.add("/empty.xml", b"")
+    names = ["good1", "good2", "gbk-wrong-charset", "no-charset", "malformed", "500", "hang", "loop1", "huge",
+             "page", "bomb", "empty"]
+    ext = {"page": "html"}
+    cfg = make_cfg(tmp_path, [(n, feed_server.url(f"/{n}.{ext.get(n, 'xml')}")) for n in names])
+    started = time.monotonic()
+    with Store(cfg.store.path) as store:
+        summary = poll(store, cfg)
+        elapsed = time.monotonic() - started
+        by = {o.name: o for o in summary.outcomes}
+        assert {n for n, o in by.items() if o.status == "ok"} == {"good1", "good2", "gbk-wrong-charset",
+                                                                  "no-charset", "malformed"}
+        assert by["malformed"].new >= 2
+        titles = {r["title"] for r in store.query("SELECT title FROM entries")}
+        assert {"快手可灵AI完成融资", "快手发布可灵2.0"} <= titles
+        errors = {n: (o.error or "") for n, o in by.items() if o.status == "error"}
+        assert set(errors) == {"500", "hang", "loop1", "huge", "page", "bomb", "empty"}
+        assert "HTTP 500" in errors["500"]
+        assert "timed out" in errors["hang"]
+        assert "redirect" in errors["loop1"]
+        assert "too large" in errors["huge"]
+        assert errors["empty"].startswith(("fetch: empty", "parse:"))
+        assert all(e.startswith(("fetch:", "parse:")) for e in errors.values())
+        assert feed_server.bytes_sent("/huge.xml") < 10 * 1024 * 1024
+        # every failure is recorded on its feed with a later next attempt
+        states = {r["name"]: r for r in store.feeds()}
+        for n in errors:
+            assert states[n]["error_count"] == 1 and states[n]["last_error"] == errors[n]
+            assert parse_iso(states[n]["next_poll"]) > parse_iso(states[n]["last_poll"])
+        assert store.integrity_check() == "ok"
+    assert elapsed < 20
+    assert main(["-c", str(_write_cfg(tmp_path, cfg)), "feeds", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "HTTP 500" in out and "good1" in out
+
+
+def _write_cfg(tmp_path: Path, cfg: Config) -> Path:
+    p = tmp_path / "cfg.toml"
+    lines = [f'[store]\npath = "{cfg.store.path}"\n']
+    for f in cfg.feeds:
+        lines.append(f'[[feeds]]\nname = "{f.name}"\nurl = "{f.url}"\n')
+    p.write_text("\n".join(lines))
+    return p
+
+
+def test_permanent_redirect_updates_the_stored_url(feed_server: FeedServer, tmp_path: Path) -> None:
+    feed_server.add("/new.xml", GOOD)
+    feed_server.redirect("/old.xml", "/new.xml", status=301)
+    cfg = make_cfg(tmp_path, [("f", feed_server.url("/old.xml"))])
+    with Store(cfg.store.path) as store:
+        assert [o.status for o in poll(store, cfg).outcomes] == ["ok"]
+        assert store.feed_state("f")["url"] == feed_server.url("/new.xml")  # type: ignore[index]
+        poll(store, cfg)
+        assert feed_server.count("/old.xml") == 1 and feed_server.count("/new.xml") == 2
+
+
+def test_failing_feed_backs_off_exponentially_and_honours_retry_after(feed_server: FeedServer,
+                                                                      tmp_path: Path) -> None:
+    feed_server.add("/down.xml", b"", status=503, headers={"Retry-After": "7200"})
+    cfg = make_cfg(tmp_path, [("down", feed_server.url("/down.xml"))])
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        st = store.feed_state("down")
+        assert st is not None and st["error_count"] == 1
+        wait = (parse_iso(st["next_poll"]) - parse_iso(st["last_poll"])).total_seconds()  # type: ignore[operator]
+        assert 7200 * 0.89 <= wait <= 7200 * 1.11
+    assert 900 * 0.9 <= backoff_delay(900, 1, 86400, None) <= 900 * 1.1
+    assert 3600 * 0.9 <= backoff_delay(900, 3, 86400, None) <= 3600 * 1.1
+    assert backoff_delay(900, 30, 86400, None) <= 86400 * 1.1  # capped: a dead feed is still re-probed
+
+
+def test_skip_hours_move_the_next_poll() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 24, 1, 50, tzinfo=UTC)
+    assert next_poll_time(now, 900, json.dumps([2, 3])).hour == 4
+    assert next_poll_time(now, 900, None) == datetime(2026, 11, 24, 2, 5, tzinfo=UTC)
+
+
+def test_poll_cli_reports_unreachable_feeds_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connection refused, as with no network
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\npath = "{tmp_path}/m.db"\n[console]\njsonl = "{tmp_path}/a.jsonl"\n'
+                   f'[[feeds]]\nname = "x"\nurl = "http://127.0.0.1:{port}/feed"\n')
+    assert main(["-c", str(cfg), "poll", "--once"]) == 1  # every feed failed
+    captured = capsys.readouterr()
+    assert "1 feeds: 0 ok, 0 not modified, 1 failed" in captured.out
+    assert "failed  x: fetch:" in captured.err
