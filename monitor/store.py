@@ -144,12 +144,12 @@ def _m0001(db: Database) -> None:
             created TEXT NOT NULL
         );
         CREATE INDEX stories_cluster ON stories (cluster_id);
-        CREATE TABLE story_bands (
+        CREATE TABLE story_bands (              -- one b-tree: the lookup key covers story_id
             band INTEGER NOT NULL,
             hash INTEGER NOT NULL,
-            story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE
-        );
-        CREATE INDEX story_bands_lookup ON story_bands (band, hash);
+            story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+            PRIMARY KEY (band, hash, story_id)
+        ) WITHOUT ROWID;
         CREATE INDEX story_bands_story ON story_bands (story_id);
         CREATE TABLE clusters (
             id INTEGER PRIMARY KEY,
@@ -180,7 +180,11 @@ def _m0001(db: Database) -> None:
             quote TEXT,
             doc TEXT,
             cluster_id INTEGER,
-            created TEXT NOT NULL
+            created TEXT NOT NULL,
+            key TEXT UNIQUE,                    -- idempotency: one claim per (doc, figure)
+            decision TEXT,                      -- new_figure | revised_figure | corroborated | conflict | part ...
+            alt_value REAL,                     -- the same figure in a second currency (RMB 26B beside $3.6B)
+            alt_unit TEXT
         );
         CREATE INDEX claims_group ON claims (subject, kind, period);
         CREATE INDEX claims_name ON claims (kind, name);
@@ -529,11 +533,289 @@ class Store:
     # ------------------------------------------------------------ dedupe (story clusters)
     # (methods for stories / story_bands / clusters go here)
 
+    def story_by_doc(self, doc: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id"
+                          " WHERE s.doc = ?", [doc])
+        return rows[0] if rows else None
+
+    def story_candidates(self, bands: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """Stories sharing at least one LSH band with `bands`: one index probe per band, never a scan."""
+        if not bands:
+            return []
+        return self.query(_candidates_sql(len(bands)), [x for pair in bands for x in pair])
+
+    def story_lookup_plan(self, nbands: int = 4) -> list[str]:
+        """The query plan of the band lookup (tests check it searches the band index, never scans)."""
+        sql = "EXPLAIN QUERY PLAN " + _candidates_sql(nbands)
+        return [str(r[3]) for r in self.db.execute(sql, [0] * (2 * nbands)).fetchall()]
+
+    def new_cluster(self, *, title: str | None, first_seen: datetime) -> int:
+        cur = self.db.execute("INSERT INTO clusters (title, first_seen, size) VALUES (?, ?, 0)",
+                              [title, iso(first_seen)])
+        return int(cur.lastrowid or 0)
+
+    def insert_story(self, *, doc: str, entry_id: int | None, cluster_id: int, title: str | None,
+                     outlet: str | None, published: datetime | None, signature: bytes | None,
+                     bands: Iterable[tuple[int, int]], created: datetime) -> int:
+        """Add a story, its band hashes, and grow its cluster (call inside `atomic`)."""
+        cur = self.db.execute(
+            "INSERT INTO stories (doc, entry_id, cluster_id, title, outlet, published, signature, created)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [doc, entry_id, cluster_id, title, outlet, iso(published), signature, iso(created)])
+        story_id = int(cur.lastrowid or 0)
+        self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band, hash, story_id) VALUES (?, ?, ?)",
+                                 [(b, h, story_id) for b, h in bands])
+        self.db.execute("UPDATE clusters SET size = size + 1 WHERE id = ?", [cluster_id])
+        return story_id
+
+    def bulk_insert_stories(self, rows: Iterable[tuple[str, str | None, bytes, list[tuple[int, int]]]],
+                            *, created: datetime) -> int:
+        """Load many (doc, title, signature, bands) stories, one cluster each, in one transaction (bench)."""
+        n = 0
+        with self.atomic():
+            for doc, title, signature, bands in rows:
+                cid = self.new_cluster(title=title, first_seen=created)
+                cur = self.db.conn.execute(
+                    "INSERT INTO stories (doc, cluster_id, title, signature, created) VALUES (?, ?, ?, ?, ?)",
+                    [doc, cid, title, signature, iso(created)])
+                sid = int(cur.lastrowid or 0)
+                self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band, hash, story_id) VALUES (?, ?, ?)",
+                                         [(b, h, sid) for b, h in bands])
+                self.db.conn.execute("UPDATE clusters SET size = 1 WHERE id = ?", [cid])
+                n += 1
+        return n
+
+    def cluster(self, cluster_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM clusters WHERE id = ?", [cluster_id])
+        return rows[0] if rows else None
+
+    def cluster_first_doc(self, cluster_id: int) -> str | None:
+        row = self.db.execute("SELECT doc FROM stories WHERE cluster_id = ? ORDER BY id LIMIT 1",
+                              [cluster_id]).fetchone()
+        return row[0] if row else None
+
+    def cluster_stories(self, cluster_id: int) -> list[dict[str, Any]]:
+        return self.query("SELECT id, doc, outlet, title, published FROM stories WHERE cluster_id = ? ORDER BY id",
+                          [cluster_id])
+
+    def mark_cluster_announced(self, cluster_id: int) -> None:
+        self.db.execute("UPDATE clusters SET announced = 1 WHERE id = ?", [cluster_id])
+
+    def prune_story_bands(self, *, keep: int) -> int:
+        """Drop band rows and signatures of all but the newest `keep` stories (the clustering window)."""
+        row = self.db.execute("SELECT max(id) FROM stories").fetchone()
+        if not row or row[0] is None:
+            return 0
+        cutoff = int(row[0]) - keep
+        low = self.db.execute("SELECT min(story_id) FROM story_bands").fetchone()[0]
+        if low is None or low > cutoff:
+            return 0
+        cur = self.db.execute("DELETE FROM story_bands WHERE story_id BETWEEN ? AND ?", [low, cutoff])
+        self.db.execute("UPDATE stories SET signature = NULL WHERE id BETWEEN ? AND ?", [low, cutoff])
+        return int(cur.rowcount)
+
+    def count_story_bands(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM story_bands").fetchone()[0])
+
+    def count_stories(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM stories").fetchone()[0])
+
     # ------------------------------------------------------------ ledger (claims, events)
     # (methods for claims / events go here)
 
+    _CLAIM_COLUMNS = ("subject", "kind", "period", "name", "value", "unit", "value_usd", "qualifier", "range_high",
+                      "stage", "speculative", "source_url", "outlet", "tier", "published", "quote", "doc",
+                      "cluster_id", "created", "key", "decision", "alt_value", "alt_unit")
+
+    def insert_claim(self, row: dict[str, Any]) -> bool:
+        """Add one claim; False when its key is already in the ledger (re-processing a document)."""
+        cols = [c for c in self._CLAIM_COLUMNS if c in row]
+        cur = self.db.execute(
+            f"INSERT INTO claims ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+            " ON CONFLICT(key) DO NOTHING", [row[c] for c in cols])
+        return bool(cur.rowcount)
+
+    def has_claim(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM claims WHERE key = ?", [key]).fetchone() is not None
+
+    def group_claims(self, subject: str, kind: str, period: str) -> list[dict[str, Any]]:
+        """Every claim about one figure (subject, kind, period), oldest first."""
+        return self.query("SELECT * FROM claims WHERE subject = ? AND kind = ? AND period = ? ORDER BY id",
+                          [subject, kind, period])
+
+    def named_claims(self, subject: str, kind: str) -> list[dict[str, Any]]:
+        """Claims of a named kind (investor, cloud_partner, product_move, status) for a subject."""
+        return self.query("SELECT * FROM claims WHERE kind = ? AND subject = ? ORDER BY id", [kind, subject])
+
+    def claims_history(self, subject: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        where, params = ["1 = 1"], []
+        if subject:
+            where.append("lower(subject) = lower(?)")
+            params.append(subject)
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        return self.query("SELECT * FROM claims WHERE " + " AND ".join(where)
+                          + " ORDER BY subject, kind, period, coalesce(published, created), id", params)
+
+    def insert_event(self, *, key: str, type: str, subject: str | None, kind: str | None, message: str,
+                     why: str | None, severity: int, payload: dict[str, Any], doc: str | None,
+                     created: datetime) -> bool:
+        """Add an event unless its idempotency key exists; True only when it was inserted."""
+        cur = self.db.execute(
+            "INSERT INTO events (key, type, subject, kind, message, why, severity, payload, doc, created)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+            [key, type, subject, kind, message, why, severity,
+             json.dumps(payload, ensure_ascii=False, sort_keys=True), doc, iso(created)])
+        return bool(cur.rowcount)
+
+    def events_for_doc(self, doc: str) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM events WHERE doc = ? ORDER BY id", [doc])
+
+    def count_events(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
+
     # ------------------------------------------------------------ delivery (outbox, slack threads, digests)
     # (methods for outbox / slack_threads / digests go here)
+
+    def outbox_add(self, *, idempotency_key: str, event_key: str, transport: str, target: str | None,
+                   thread_key: str | None, payload: dict[str, Any], now: datetime) -> bool:
+        """Queue one delivery; False when that key is already queued (idempotent re-enqueue)."""
+        cur = self.db.execute(
+            "INSERT INTO outbox (idempotency_key, event_key, transport, target, thread_key, payload,"
+            " status, attempts, next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+            " ON CONFLICT(idempotency_key) DO NOTHING",
+            [idempotency_key, event_key, transport, target, thread_key,
+             json.dumps(payload, ensure_ascii=False, sort_keys=True), iso(now), iso(now)])
+        return bool(cur.rowcount)
+
+    def outbox_get(self, row_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM outbox WHERE id = ?", [row_id])
+        return rows[0] if rows else None
+
+    def outbox_rows(self, status: str | None = None, *, limit: int = 1000) -> list[dict[str, Any]]:
+        if status:
+            return self.query("SELECT * FROM outbox WHERE status = ? ORDER BY id LIMIT ?", [status, limit])
+        return self.query("SELECT * FROM outbox ORDER BY id LIMIT ?", [limit])
+
+    def outbox_due(self, now: datetime, *, limit: int = 500) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
+                          " ORDER BY id LIMIT ?", [iso(now), limit])
+
+    def outbox_blocking(self, row_id: int, transport: str, target: str | None, thread_key: str) -> bool:
+        """Is an earlier row of the same thread still unsent? Then this one waits for its ts."""
+        row = self.db.execute(
+            "SELECT 1 FROM outbox WHERE id < ? AND transport = ? AND target IS ? AND thread_key = ?"
+            " AND status IN ('pending', 'sending') LIMIT 1", [row_id, transport, target, thread_key]).fetchone()
+        return row is not None
+
+    def outbox_mark_sending(self, row_id: int, now: datetime) -> None:
+        self.db.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt = ?"
+                        " WHERE id = ?", [iso(now), row_id])
+
+    def outbox_mark_sent(self, row_id: int, *, remote_id: str | None, now: datetime,
+                         note: str | None = None) -> None:
+        self.db.execute("UPDATE outbox SET status = 'sent', remote_id = ?, sent_at = ?, last_error = ?"
+                        " WHERE id = ?", [remote_id, iso(now), note, row_id])
+
+    def outbox_mark_failed(self, row_id: int, *, error: str, next_attempt: datetime, park: bool) -> None:
+        self.db.execute("UPDATE outbox SET status = ?, last_error = ?, next_attempt = ? WHERE id = ?",
+                        ["parked" if park else "pending", error[:1000], iso(next_attempt), row_id])
+
+    def outbox_reschedule(self, row_id: int, next_attempt: datetime, *, status: str = "pending",
+                          note: str | None = None) -> None:
+        """Move a row's next attempt without counting a failure (quiet hours, waiting for a thread)."""
+        self.db.execute("UPDATE outbox SET status = ?, next_attempt = ?, last_error = coalesce(?, last_error)"
+                        " WHERE id = ?", [status, iso(next_attempt), note, row_id])
+
+    def outbox_retry(self, row_id: int, now: datetime) -> bool:
+        """Parked -> pending with attempts reset; False when the row is not parked."""
+        cur = self.db.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ?"
+                              " WHERE id = ? AND status = 'parked'", [iso(now), row_id])
+        return bool(cur.rowcount)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in
+                self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()}
+
+    def slack_thread(self, thread_key: str, channel: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM slack_threads WHERE thread_key = ? AND channel = ?", [thread_key, channel])
+        return rows[0] if rows else None
+
+    def slack_thread_posted(self, thread_key: str, channel: str, *, ts: str, now: datetime) -> None:
+        """Remember the first alert's ts for a figure (the first one wins); bump last_post."""
+        self.db.execute(
+            "INSERT INTO slack_threads (thread_key, channel, ts, last_post) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(thread_key, channel) DO UPDATE SET last_post = excluded.last_post",
+            [thread_key, channel, ts, iso(now)])
+
+    def digest_row(self, scheduled_for: datetime) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM digests WHERE scheduled_for = ?", [iso(scheduled_for)])
+        return rows[0] if rows else None
+
+    def digest_last_covered(self) -> datetime | None:
+        """End of the period the last sent (or deliberately empty) digest covered."""
+        row = self.db.execute("SELECT max(period_end) FROM digests WHERE status IN ('sent', 'empty')").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
+    def digest_begin(self, *, scheduled_for: datetime, period_start: datetime, period_end: datetime,
+                     message_id: str, status: str = "sending") -> bool:
+        """Claim a slot (committed before any SMTP traffic); False when someone already holds it."""
+        with self.atomic():
+            row = self.db.execute("SELECT status FROM digests WHERE scheduled_for = ?",
+                                  [iso(scheduled_for)]).fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO digests (scheduled_for, period_start, period_end, status, message_id, attempts)"
+                    " VALUES (?, ?, ?, ?, ?, 1)",
+                    [iso(scheduled_for), iso(period_start), iso(period_end), status, message_id])
+                return True
+            if row[0] != "failed":
+                return False
+            self.db.execute(
+                "UPDATE digests SET status = ?, period_start = ?, period_end = ?, message_id = ?,"
+                " attempts = attempts + 1 WHERE scheduled_for = ?",
+                [status, iso(period_start), iso(period_end), message_id, iso(scheduled_for)])
+            return True
+
+    def digest_finish(self, scheduled_for: datetime, *, status: str, now: datetime,
+                      error: str | None = None) -> None:
+        self.db.execute("UPDATE digests SET status = ?, last_error = ?, sent_at = ? WHERE scheduled_for = ?",
+                        [status, error[:1000] if error else None,
+                         iso(now) if status in ("sent", "empty") else None, iso(scheduled_for)])
+
+    def digest_rows(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM digests ORDER BY scheduled_for DESC LIMIT ?", [limit])
+
+    def events_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Events created in [since, until), oldest first (the digest's material)."""
+        return self.query("SELECT * FROM events WHERE created >= ? AND created < ? ORDER BY created, id",
+                          [iso(since), iso(until)])
+
+    def events_for_thread(self, thread_key: str, until: datetime) -> list[dict[str, Any]]:
+        """Every figure event of one thread up to `until` (for the digest's little chart)."""
+        return self.query(
+            "SELECT * FROM events WHERE json_extract(payload, '$.thread_key') = ? AND created < ?"
+            " ORDER BY created, id", [thread_key, iso(until)])
+
+    def top_clusters(self, since: datetime, until: datetime, limit: int = 5) -> list[dict[str, Any]]:
+        """Story clusters that grew in [since, until), biggest first, with distinct outlets."""
+        return self.query(
+            "SELECT s.cluster_id AS id, coalesce(c.title, min(s.title)) AS title,"
+            " count(*) AS new_stories, coalesce(c.size, count(*)) AS size,"
+            " count(DISTINCT coalesce(s.outlet, s.doc)) AS sources,"
+            " group_concat(DISTINCT s.outlet) AS outlets"
+            " FROM stories s LEFT JOIN clusters c ON c.id = s.cluster_id"
+            " WHERE s.created >= ? AND s.created < ? GROUP BY s.cluster_id"
+            " ORDER BY size DESC, sources DESC, s.cluster_id LIMIT ?", [iso(since), iso(until), limit])
+
+
+def _candidates_sql(nbands: int) -> str:
+    values = ", ".join("(?, ?)" for _ in range(nbands))
+    return ("SELECT s.id, s.doc, s.cluster_id, s.title, s.signature, count(*) AS hits FROM"
+            f" (SELECT column1 AS bd, column2 AS h FROM (VALUES {values})) v"
+            " JOIN story_bands b ON b.band = v.bd AND b.hash = v.h"
+            " JOIN stories s ON s.id = b.story_id GROUP BY s.id ORDER BY s.id")
 
 
 def _content_hash(title: str, summary: str) -> str:
