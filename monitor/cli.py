@@ -48,9 +48,23 @@ def setup_logging(level: str) -> None:
     fmt = "%(levelname)s %(name)s: %(message)s"
     if sys.stderr.isatty():
         fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter(fmt))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for noisy in ("apscheduler", "trafilatura", "htmldate", "charset_normalizer", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is now, not the stream at set-up time (which may be closed)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,10 +270,10 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace) -> int:
+    import os
+
     from monitor.config import DEFAULT_CONFIG
     from monitor.opml import import_into_config
-
-    import os
 
     target = args.config or os.environ.get("KLING_MONITOR_CONFIG") or str(DEFAULT_CONFIG)
     added = import_into_config(args.file, target)

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
-from monitor.match import Watchlist, WatchEntity, default_watchlist
+from monitor.match import WatchEntity, Watchlist, default_watchlist
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "monitor.toml"
 

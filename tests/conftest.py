@@ -6,3 +6,5 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from feedserver import feed_server  # noqa: E402,F401  (the fixture, for every test module)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, feed_server  # noqa: F401
+from feedserver import FeedServer
 
 from monitor.cli import main
 from monitor.config import Config, FeedConfig, FetchConfig, StoreConfig
@@ -111,9 +111,12 @@ def test_bad_feeds_never_stop_the_good_ones(feed_server: FeedServer, tmp_path: P
                                             capsys: pytest.CaptureFixture[str]) -> None:
     gbk = rss([("快手可灵AI完成融资", "https://cn.example.com/1", "可灵AI估值180亿美元")], encoding="gbk",
               declare="utf-8")
-    nodecl = rss([("快手发布可灵2.0", "https://cn.example.com/2", "可灵")], encoding="gb18030").replace(
+    nodecl = rss([("快手发布可灵2.0", "https://cn.example.com/2",
+                   "快手旗下可灵AI今日宣布新版本上线，支持更长的视频生成，面向全球创作者开放。")],
+                 encoding="gb18030").replace(
         b' encoding="gb18030"', b"")
-    malformed = GOOD.replace(b"</channel></rss>", b"<item><title>broken &amp & </title></item>")
+    malformed = rss([("Kling AI one", "https://m.example.com/1", "a"), ("Kling AI two", "https://m.example.com/2", "b")]
+                    ).replace(b"</channel></rss>", b"<item><title>broken &amp & </title></item>")
     feed_server.add("/good1.xml", GOOD)
     feed_server.add("/good2.xml", rss([("Kuaishou results", "https://n.example.com/k", "Revenue.")]))
     feed_server.add("/gbk-wrong-charset.xml", gbk, content_type="application/rss+xml")

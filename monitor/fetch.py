@@ -1,0 +1,376 @@
+"""Fetch stage: one shared aiohttp session that turns every network outcome into a FetchResult.
+
+Errors are values here: `Fetcher.fetch` never raises for network or HTTP problems, it returns
+``FetchResult(status="error", error="fetch: ...")``. Redirects are followed by hand so that they can
+be capped, loops detected and permanent moves (every hop 301/308) reported as ``permanent_url``.
+Bodies are streamed with a byte cap so that a huge or endless response cannot exhaust memory.
+``nbytes`` and the cap count the body *after* gzip/deflate decompression (what lands in memory,
+so a compression bomb is cut too), not the compressed bytes on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import re
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from monitor import __version__
+from monitor.models import FetchResult
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, text/html;q=0.3, */*;q=0.1"
+)
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+USER_AGENT = f"kling-monitor/{__version__} (+https://github.com/kling-monitor)"
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_STATUSES = frozenset({301, 308})
+_CHUNK = 64 * 1024
+_MAX_AGE_RE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+# aiohttp grew finer exception classes over 3.9 -> 3.11; fall back to the parents on older versions.
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    c for c in (getattr(aiohttp, "ConnectionTimeoutError", None),) if c is not None
+)
+_READ_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    c for c in (getattr(aiohttp, "SocketTimeoutError", None),) if c is not None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """Bounds for one Fetcher; timeouts in seconds, sizes in bytes (decompressed)."""
+
+    concurrency: int = 200
+    per_host: int = 8
+    connect_timeout: float = 10
+    read_timeout: float = 20
+    total_timeout: float = 45
+    max_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = USER_AGENT
+
+
+class _FetchError(Exception):
+    """Internal: carries a finished error message out of the request loop."""
+
+    def __init__(self, message: str, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+
+def _secs(value: float) -> str:
+    """45.0 -> '45', 0.5 -> '0.5': timeouts read naturally in error messages."""
+    return f"{value:g}"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP-date; return seconds from now (>= 0)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, delta)
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    """Cache-Control max-age in seconds, or None when absent."""
+    if not cache_control:
+        return None
+    m = _MAX_AGE_RE.search(cache_control)
+    return float(m.group(1)) if m else None
+
+
+def _headers_dict(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    """Lower-cased header names (what feedparser's response_headers expects); repeats joined by ', '."""
+    out: dict[str, str] = {}
+    for k, v in headers.items():
+        key = k.lower()
+        out[key] = f"{out[key]}, {v}" if key in out else v
+    return out
+
+
+def _describe(exc: BaseException, limits: FetchLimits) -> str:
+    """Turn an aiohttp/OS exception into a 'fetch: ...' message a person can act on."""
+    if _CONNECT_TIMEOUT and isinstance(exc, _CONNECT_TIMEOUT):
+        return f"fetch: connect timed out after {_secs(limits.connect_timeout)}s"
+    if _READ_TIMEOUT and isinstance(exc, _READ_TIMEOUT):
+        return f"fetch: read timed out after {_secs(limits.read_timeout)}s"
+    if isinstance(exc, TimeoutError):  # asyncio.TimeoutError is TimeoutError on 3.11
+        return f"fetch: timed out after {_secs(limits.total_timeout)}s"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"fetch: TLS error ({exc})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if exc.os_error.errno == errno.ECONNREFUSED or isinstance(exc.os_error, ConnectionRefusedError):
+            return "fetch: connection refused"
+        if isinstance(exc.os_error, socket.gaierror):
+            return f"fetch: DNS lookup failed for {exc.host}"
+        return f"fetch: cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "fetch: server disconnected"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"fetch: broken body ({exc})"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"fetch: bad response ({exc.message or type(exc).__name__})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "fetch: connection refused"
+    return f"fetch: {type(exc).__name__}: {exc}"
+
+
+class Fetcher:
+    """Async context manager owning one aiohttp.ClientSession shared by every fetch.
+
+    Concurrency is bounded twice: by our own semaphores (global and per host), which are taken
+    *before* the timeout clock starts so that waiting for a slot never counts as a timeout, and by
+    the connector's limits as a backstop (redirects to other hosts do not take a host slot).
+    """
+
+    def __init__(self, limits: FetchLimits = FetchLimits()) -> None:  # noqa: B008 - frozen, safe default
+        self.limits = limits
+        self._session: aiohttp.ClientSession | None = None
+        self._global: asyncio.Semaphore | None = None
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Create the session; called by __aenter__ (or lazily by the first fetch)."""
+        if self._session is not None:
+            return
+        lim = self.limits
+        connector = aiohttp.TCPConnector(
+            limit=lim.concurrency, limit_per_host=lim.per_host, ttl_dns_cache=300
+        )
+        # connect=None: pool waiting is not a connect failure; sock_connect bounds the TCP/TLS setup.
+        timeout = aiohttp.ClientTimeout(
+            total=lim.total_timeout, sock_connect=lim.connect_timeout, sock_read=lim.read_timeout
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers={"User-Agent": lim.user_agent, "Accept-Encoding": "gzip, deflate"},
+            auto_decompress=True,
+        )
+        self._global = asyncio.Semaphore(lim.concurrency)
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return sem
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = FEED_ACCEPT,
+    ) -> FetchResult:
+        """GET `url` conditionally; every failure comes back as status="error" with a 'fetch: ' message."""
+        try:
+            parsed = URL(url.strip())
+        except (ValueError, TypeError) as exc:
+            return FetchResult(status="error", url=url, final_url=url, error=f"fetch: invalid URL ({exc})")
+        if parsed.scheme not in ("http", "https"):
+            return FetchResult(
+                status="error",
+                url=url,
+                final_url=url,
+                error=f"fetch: unsupported URL scheme {parsed.scheme!r} (only http and https)",
+            )
+        if not parsed.host:
+            return FetchResult(status="error", url=url, final_url=url, error="fetch: invalid URL (no host)")
+        if self._session is None:
+            await self.open()
+        assert self._global is not None
+        async with self._global, self._host_slot(parsed.host):
+            start = time.monotonic()
+            try:
+                async with asyncio.timeout(self.limits.total_timeout):
+                    return await self._fetch(url, parsed, etag, last_modified, accept, start)
+            except _FetchError as err:
+                return FetchResult(
+                    status="error",
+                    url=url,
+                    final_url=url,
+                    http_status=err.http_status,
+                    error=err.message,
+                    elapsed=time.monotonic() - start,
+                )
+            except (aiohttp.ClientError, OSError, ValueError, UnicodeError) as exc:
+                # TimeoutError is an OSError subclass, so the total timeout lands here as well.
+                return FetchResult(
+                    status="error",
+                    url=url,
+                    final_url=url,
+                    error=_describe(exc, self.limits),
+                    elapsed=time.monotonic() - start,
+                )
+
+    async def _fetch(
+        self,
+        url: str,
+        current: URL,
+        etag: str | None,
+        last_modified: str | None,
+        accept: str,
+        start: float,
+    ) -> FetchResult:
+        assert self._session is not None
+        lim = self.limits
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        seen = {str(current)}
+        permanent = True
+        hops = 0
+        while True:
+            resp = await self._session.get(current, headers=headers, allow_redirects=False)
+            try:
+                status = resp.status
+                if status in _REDIRECT_STATUSES and "Location" in resp.headers:
+                    location = resp.headers["Location"]
+                    try:
+                        target = current.join(URL(location.strip()))
+                    except (ValueError, TypeError) as exc:
+                        raise _FetchError(
+                            f"fetch: bad redirect Location {location!r} ({exc})", status
+                        ) from None
+                    if target.scheme not in ("http", "https"):
+                        raise _FetchError(f"fetch: redirect to unsupported scheme {target.scheme!r}", status)
+                    target = target.with_fragment(None)
+                    if str(target) in seen:
+                        raise _FetchError(f"fetch: redirect loop (back to {target})", status)
+                    if hops >= lim.max_redirects:
+                        raise _FetchError(f"fetch: too many redirects (> {lim.max_redirects})", status)
+                    permanent = permanent and status in _PERMANENT_STATUSES
+                    seen.add(str(target))
+                    current = target
+                    hops += 1
+                    continue
+                return await self._finish(url, current, resp, hops, permanent, etag, last_modified, start)
+            finally:
+                resp.close()  # never read the rest of a body we gave up on
+
+    async def _finish(
+        self,
+        url: str,
+        final: URL,
+        resp: aiohttp.ClientResponse,
+        hops: int,
+        permanent: bool,
+        sent_etag: str | None,
+        sent_last_modified: str | None,
+        start: float,
+    ) -> FetchResult:
+        lim = self.limits
+        status = resp.status
+        hdrs = _headers_dict(resp.headers)
+        # feedparser resolves relative links against Content-Location: give it the URL we ended at.
+        hdrs.setdefault("content-location", str(final))
+        common: dict[str, Any] = {
+            "url": url,
+            "final_url": str(final),
+            "http_status": status,
+            "headers": hdrs,
+            "permanent_url": str(final) if hops and permanent else None,
+            "max_age": parse_max_age(hdrs.get("cache-control")),
+        }
+        if status == 304:
+            return FetchResult(
+                status="not_modified",
+                etag=hdrs.get("etag") or sent_etag,
+                last_modified=hdrs.get("last-modified") or sent_last_modified,
+                elapsed=time.monotonic() - start,
+                **common,
+            )
+        if status >= 300:
+            return FetchResult(
+                status="error",
+                error=f"fetch: HTTP {status}",
+                retry_after=parse_retry_after(hdrs.get("retry-after")),
+                elapsed=time.monotonic() - start,
+                **common,
+            )
+        length = resp.content_length
+        if length is not None and length > lim.max_bytes:
+            return FetchResult(
+                status="error",
+                error=f"fetch: body too large (> {lim.max_bytes} bytes; Content-Length {length})",
+                elapsed=time.monotonic() - start,
+                **common,
+            )
+        # nbytes counts the body after decompression: that is what the cap protects (a gzip bomb).
+        chunks: list[bytes] = []
+        nbytes = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            nbytes += len(chunk)
+            if nbytes > lim.max_bytes:
+                return FetchResult(
+                    status="error",
+                    error=f"fetch: body too large (> {lim.max_bytes} bytes)",
+                    elapsed=time.monotonic() - start,
+                    nbytes=nbytes,
+                    **common,
+                )
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if not body.strip():
+            return FetchResult(
+                status="error",
+                error="fetch: empty body",
+                elapsed=time.monotonic() - start,
+                nbytes=nbytes,
+                **common,
+            )
+        return FetchResult(
+            status="ok",
+            body=body,
+            etag=hdrs.get("etag"),
+            last_modified=hdrs.get("last-modified"),
+            elapsed=time.monotonic() - start,
+            nbytes=nbytes,
+            **common,
+        )

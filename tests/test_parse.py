@@ -1,0 +1,166 @@
+"""Parse stage: encodings (GBK with right, wrong and missing declarations), non-feeds, entity bombs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from monitor.parse import parse_feed
+
+TITLE = "可灵AI完成新一轮融资，估值达到200亿美元"
+SUMMARY = "快手旗下的可灵人工智能视频生成模型发布了新版本，用户数量突破两千万。"
+CHANNEL = (
+    '<rss version="2.0"><channel><title>快手新闻</title><language>zh-cn</language><ttl>30</ttl>'
+    "<skipHours><hour>1</hour><hour>2</hour><hour>24</hour></skipHours>"
+    f"<item><title>{TITLE}</title><description>{SUMMARY}</description>"
+    "<link>http://example.com/kling</link><guid>kling-1</guid></item></channel></rss>"
+)
+
+
+def decl(enc: str) -> str:
+    return f'<?xml version="1.0" encoding="{enc}"?>\n'
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        pytest.param((decl("gbk") + CHANNEL).encode("gbk"), None, id="gbk-declared"),
+        pytest.param((decl("gb2312") + CHANNEL).encode("gb18030"), None, id="gb2312-declared"),
+        pytest.param((decl("GB18030") + CHANNEL).encode("gb18030"), None, id="gb18030-declared"),
+        pytest.param((decl("utf-8") + CHANNEL).encode("gbk"), None, id="utf8-declared-but-gbk"),
+        pytest.param(CHANNEL.encode("gbk"), None, id="no-declaration"),
+        pytest.param(CHANNEL.encode("gbk"), {"Content-Type": "application/rss+xml"}, id="no-charset"),
+        pytest.param(CHANNEL.encode("gbk"), {"Content-Type": "text/xml; charset=GBK"}, id="http-charset"),
+        pytest.param(
+            (decl("gbk") + CHANNEL).encode("gbk"),
+            {"Content-Type": "application/xml; charset=utf-8"},
+            id="http-says-utf8",
+        ),
+        pytest.param((decl("utf-8") + CHANNEL).encode("utf-8"), None, id="plain-utf8"),
+    ],
+)
+def test_chinese_feeds_decode_correctly(body: bytes, headers: dict[str, str] | None) -> None:
+    p = parse_feed(body, headers)
+    assert len(p.entries) == 1
+    e = p.entries[0]
+    assert e["title"] == TITLE
+    assert e["summary"] == SUMMARY
+
+
+def test_ttl_and_skip_hours() -> None:
+    p = parse_feed((decl("utf-8") + CHANNEL).encode())
+    assert p.ttl_minutes == 30 and p.skip_hours == (0, 1, 2)
+    assert p.version == "rss20" and not p.bozo and p.bozo_error is None
+    assert p.entries[0]["feed_language"] == "zh-cn"
+
+
+def test_html_page_is_not_a_feed() -> None:
+    page = b"<!DOCTYPE html><html><head><title>Kling</title></head><body><p>Hello</p></body></html>"
+    p = parse_feed(page, {"Content-Type": "text/html; charset=utf-8"})
+    assert p.entries == () and p.bozo and p.bozo_error == "parse: not a feed (an HTML page)"
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n ", b"\x00\x01\x02 garbage", b'{"json": true}', b"/etc/passwd"])
+def test_empty_or_garbage_is_not_a_feed(body: bytes) -> None:
+    p = parse_feed(body)
+    assert p.entries == () and p.bozo and p.bozo_error is not None
+    assert p.bozo_error.startswith("parse: not a feed (")
+
+
+def test_billion_laughs_is_refused_quickly() -> None:
+    ents = ['<!ENTITY lol "lol">'] + [
+        f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 if i > 1 else "")) * 10}">'.replace("&lol;", "&lol;")
+        for i in range(1, 10)
+    ]
+    ents = [e.replace("&lol0;", "&lol;") for e in ents]
+    for sep in ("", "\n"):  # one line defeats feedparser's own per-line DOCTYPE stripping
+        body = (
+            f'<?xml version="1.0"?>\n<!DOCTYPE rss [{sep}{sep.join(ents)}{sep}]>\n'
+            '<rss version="2.0"><channel><title>&lol9;</title><item><title>x</title></item></channel></rss>'
+        ).encode()
+        t = time.monotonic()
+        p = parse_feed(body)
+        assert time.monotonic() - t < 1
+        assert p.entries == () and p.bozo_error is not None
+        assert p.bozo_error.startswith("parse: entity declarations refused")
+
+
+def test_quadratic_blowup_is_refused() -> None:
+    big = "A" * 20_000
+    body = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "{big}">\n]>\n<rss version="2.0"><channel>'
+        f"<title>t</title><item><title>{'&a;' * 50_000}</title></item></channel></rss>"
+    ).encode()
+    t = time.monotonic()
+    p = parse_feed(body)
+    assert time.monotonic() - t < 1
+    assert p.bozo_error == "parse: entity declarations refused (expansion too large)"
+
+
+def test_small_harmless_entity_is_allowed() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY co "Kuaishou"><!ENTITY c "&#169;">]>\n'
+        b'<rss version="2.0"><channel><title>t</title><item><title>&co; news &c;</title>'
+        b"<link>http://example.com/x</link></item></channel></rss>"
+    )
+    p = parse_feed(body)
+    assert len(p.entries) == 1 and p.entries[0]["title"] == "Kuaishou news \u00a9"
+
+
+def test_malformed_feed_keeps_its_entries() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>One & two</title><link>http://example.com/1</link></item>"
+        b"<item><title>Three</title><link>http://example.com/2</link></item>"
+        b"<item><title>Unclosed</title><link>http://example.com/3</link>"
+    )
+    p = parse_feed(body)
+    assert p.bozo and p.bozo_error is not None and p.bozo_error.startswith("parse: ")
+    assert [e["link"] for e in p.entries][:2] == ["http://example.com/1", "http://example.com/2"]
+
+
+def test_latin1_without_declaration_is_not_misread_as_chinese() -> None:
+    text = "Notícias: eleição em São Paulo, ação e coração; últimas informações às 10h"
+    body = f'<rss version="2.0"><channel><title>t</title><item><title>{text}</title></item></channel></rss>'
+    p = parse_feed(body.encode("latin-1"))
+    assert p.entries[0]["title"] == text
+
+
+def test_utf8_served_with_a_latin1_header_is_repaired() -> None:
+    text = "Müller über Kling: “schnell” — 可灵"
+    body = f'<rss version="2.0"><channel><title>t</title><item><title>{text}</title></item></channel></rss>'
+    p = parse_feed(body.encode("utf-8"), {"Content-Type": "application/rss+xml; charset=windows-1252"})
+    assert p.entries[0]["title"] == text
+
+
+def test_valid_feed_without_items_is_not_an_error() -> None:
+    p = parse_feed(b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>')
+    assert p.entries == () and not p.bozo and p.bozo_error is None
+
+
+def test_header_names_any_case() -> None:
+    body = CHANNEL.encode("gbk")
+    assert parse_feed(body, {"CONTENT-TYPE": "text/xml; charset=gbk"}).entries[0]["title"] == TITLE
+
+
+def test_declared_gbk_with_gb18030_only_characters() -> None:
+    title = "可灵㐀AI€"  # U+3400 needs GB18030's four-byte form; GBK cannot decode it
+    body = (
+        decl("gbk") + f'<rss version="2.0"><channel><title>t</title><item><title>{title}</title>'
+        "</item></channel></rss>"
+    ).encode("gb18030")
+    p = parse_feed(body)
+    assert p.entries[0]["title"] == title and p.encoding == "gb18030"
+
+
+def test_entity_bomb_hidden_behind_a_comment_or_in_utf16_is_refused() -> None:
+    lol = '<!ENTITY a "xxxxxxxxxx"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    tail = '<rss version="2.0"><channel><title>&b;</title><item><title>x</title></item></channel></rss>'
+    hidden = f'<?xml version="1.0"?><!-- <a href="x"> --><!DOCTYPE rss [{lol}]>{tail}'
+    for body in (hidden.encode(), hidden.replace('"1.0"?>', '"1.0" encoding="utf-16"?>').encode("utf-16")):
+        p = parse_feed(body)
+        assert (
+            p.entries == ()
+            and p.bozo_error == "parse: entity declarations refused (nested entity references)"
+        )
