@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import Config, FeedConfig
 from monitor.fetch import Fetcher, FetchLimits
-from monitor.models import Document, FetchResult
+from monitor.models import Document, Event, FetchResult
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
 from monitor.store import Store, StoredEntry, parse_iso, utcnow
@@ -307,9 +307,12 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                            published=parse_iso(row["published"]), lang=row["language"],
                            outlet=urlsplit(row["url"]).hostname)
             previous = _previous_text(store, row)
+            def queue(events: list[Event]) -> None:
+                enqueue(store, events, cfg, now=utcnow())
+
             with store.atomic():
                 result = process_document(store, doc, cfg, entry_id=row["id"], previous_text=previous,
-                                          on_events=lambda evs: enqueue(store, evs, cfg, now=utcnow()))
+                                          on_events=queue)
                 store.mark_processed(row["id"], row["version"], relevant=result.relevant,
                                      entities=list(result.extraction.entities) if result.extraction else [],
                                      facts=result.extraction.to_json() if result.extraction else None,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -290,7 +290,7 @@ class Store:
         with self._lock, self.db.atomic():
             yield self
 
-    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
 
     def integrity_check(self) -> str:
@@ -469,7 +469,8 @@ class Store:
 
     def list_entries(self, *, since: datetime | None = None, relevant_only: bool = False,
                      feed: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if since is not None:
             where.append("published >= ?")
             params.append(iso(since))
@@ -572,6 +573,7 @@ class Store:
                             *, created: datetime) -> int:
         """Load many (doc, title, signature, bands) stories, one cluster each, in one transaction (bench)."""
         n = 0
+        band_rows: list[tuple[int, int, int]] = []
         with self.atomic():
             for doc, title, signature, bands in rows:
                 cid = self.new_cluster(title=title, first_seen=created)
@@ -579,10 +581,12 @@ class Store:
                     "INSERT INTO stories (doc, cluster_id, title, signature, created) VALUES (?, ?, ?, ?, ?)",
                     [doc, cid, title, signature, iso(created)])
                 sid = int(cur.lastrowid or 0)
-                self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band, hash, story_id) VALUES (?, ?, ?)",
-                                         [(b, h, sid) for b, h in bands])
+                band_rows.extend((b, h, sid) for b, h in bands)
                 self.db.conn.execute("UPDATE clusters SET size = 1 WHERE id = ?", [cid])
                 n += 1
+            band_rows.sort()  # key order: b-tree appends instead of random page splits
+            self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band, hash, story_id) VALUES (?, ?, ?)",
+                                     band_rows)
         return n
 
     def cluster(self, cluster_id: int) -> dict[str, Any] | None:
@@ -648,7 +652,8 @@ class Store:
         return self.query("SELECT * FROM claims WHERE kind = ? AND subject = ? ORDER BY id", [kind, subject])
 
     def claims_history(self, subject: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if subject:
             where.append("lower(subject) = lower(?)")
             params.append(subject)

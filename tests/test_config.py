@@ -100,3 +100,9 @@ def test_watch_section_builds_the_watchlist(tmp_path: Path) -> None:
     wl = load_config(p).watch.watchlist()
     assert [(e.name, e.aliases) for e in wl.entities] == [("Kling", ("Kling AI", "可灵"))]
     assert wl.cloud_providers  # falls back to the built-in provider list
+
+
+def test_default_config_watchlist_is_the_built_in_one() -> None:
+    from monitor.match import default_watchlist
+
+    assert load_config(DEFAULT_CONFIG).watch.watchlist() == default_watchlist()

@@ -1,0 +1,216 @@
+"""Watchlist matching: is this text about Kling AI or Kuaishou, and where does it say so?
+
+Latin aliases match on word boundaries (so "Klingon" and "Klingenberg" never hit); Chinese
+aliases match as substrings. An *ambiguous* alias ("Kling" alone) counts only when it is not
+shaped like a person's or a firm's name ("Senator Kling", "Brian Kling said", "Kling & Partners")
+and there is AI/video context nearby or an unambiguous mention elsewhere in the text.
+Every decision keeps its evidence as `Mention`s. Regexes are compiled once per Watchlist.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from monitor.models import Match, Mention
+
+_CJK_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # any CJK/Hangul character
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEntity:
+    name: str  # "Kling" / "Kuaishou"
+    aliases: tuple[str, ...]  # all aliases, English and Chinese, tickers
+    ambiguous: tuple[str, ...] = ()  # aliases that count only with context (e.g. "Kling")
+
+
+@dataclass(frozen=True, slots=True)
+class Watchlist:
+    entities: tuple[WatchEntity, ...]
+    context_words: tuple[str, ...]  # AI/video context words that validate an ambiguous alias
+    cloud_providers: tuple[str, ...]  # configurable list of cloud providers
+
+
+def default_watchlist() -> Watchlist:
+    """The built-in watchlist; config.toml may replace any part of it."""
+    return Watchlist(
+        entities=(
+            WatchEntity(
+                "Kling",
+                ("Kling AI", "Kling", "Keling", "Beijing Keling", "Keling AI", "可灵", "可靈", "可灵AI", "可靈AI"),
+                ambiguous=("Kling", "Keling"),
+            ),
+            WatchEntity(
+                "Kuaishou",
+                ("Kuaishou", "Kuaishou Technology", "Kwai", "快手", "快手科技", "1024.HK", "01024", "HKEX: 1024",
+                 "HKG: 1024"),
+                ambiguous=("Kwai",),
+            ),
+        ),
+        context_words=(
+            "AI", "A.I.", "artificial intelligence", "video", "videos", "model", "models", "generative", "text-to-video",
+            "image-to-video", "Kuaishou", "Sora", "Veo", "Runway", "diffusion", "generation", "generator", "clip",
+            "clips", "prompt", "prompts", "creator", "creators", "short-video", "livestreaming", "app", "funding",
+            "valuation", "视频", "視頻", "影片", "模型", "大模型", "人工智能", "生成", "短视频",
+        ),
+        cloud_providers=(
+            "Alibaba Cloud", "Aliyun", "Tencent Cloud", "Baidu AI Cloud", "Baidu Cloud", "Huawei Cloud",
+            "Volcano Engine", "Volcengine", "AWS", "Amazon Web Services", "Amazon Bedrock", "Google Cloud",
+            "Vertex AI", "Microsoft Azure", "Azure", "Oracle Cloud", "Oracle", "IBM Cloud", "Alibaba Cloud Model Studio",
+            "阿里云", "阿里雲", "腾讯云", "騰訊雲", "百度智能云", "百度智能雲", "华为云", "華為雲", "火山引擎",
+        ),
+    )
+
+
+# A capitalised word right before an ambiguous alias is usually a first name ("Brian Kling"), unless
+# it is one of these ordinary words.
+_NOT_FIRST_NAMES = frozenset(
+    """the a an and but or of for with by from on in at to as via like using use try than that this these those
+    its their his her our your new latest chinese china china's beijing global international why how what when
+    while where who which after before about into over under against between versus vs both all each every
+    ai video generative startup unit app tool platform model rival rivals meet inside behind says said
+    according also only even just however meanwhile today yesterday here there is are was were has have had
+    meet introducing inside behind then now first next last new try tried tested testing compare compared
+    will would could should may might can does did do if unlike including include includes plus""".split()
+)
+_TITLES = frozenset(
+    """mr mrs ms miss dr prof professor senator sen rep representative congressman congresswoman judge justice
+    coach gov governor mayor president chancellor minister secretary general gen col colonel capt captain lt
+    sgt officer detective sheriff pastor rev father sister brother uncle aunt sir dame lord lady herr frau
+    attorney councilman councilwoman councillor""".split()
+)
+# After the alias: reporting verbs (a person speaking) or a firm's name shape ("Kling & Partners").
+_PERSON_AFTER = re.compile(
+    r"^(?:,\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,3}(?:senator|lawyer|attorney|professor|spokes(?:man|woman|person)|"
+    r"resident|teacher|student|doctor|author|artist|player|coach|actor|actress|singer|official|analyst|mayor|"
+    r"congress(?:man|woman)|representative|candidate|farmer|officer|economist|judge|historian|scientist|"
+    r"researcher|engineer|writer|journalist|reporter|pastor|veteran|widow|father|mother|son|daughter)\b|"
+    r"\s+(?:said|says|told|tells|wrote|writes|argued|added|explained|noted|recalled|testified|insisted|"
+    r"replied|stated|commented)(?!\s+(?:it|its|in\s+a|on|via|through|that\s+(?:it|its)))\b|\s*,?\s+who\b|"
+    r"\s+\((?:[DRI]|\w+-\w+)[,)]|,\s*\d{2}\s*,)",
+)
+_FIRM_AFTER = re.compile(
+    r"^(?:\s*&|\s+and\s+(?:Partners|Associates|Sons|Co\b)|\s+(?:LLP|LLC|GmbH|AG|KG|Law|Partners|Associates|"
+    r"Attorneys|Realty|Construction|Plumbing|Motors|Insurance|Family|Foundation|Hall|Street|Avenue|Road|Park|"
+    r"School|Brothers|Bros\.?)\b)",
+)
+# Well-known collisions that no context rescues (Hong Kong districts named Kwai ...).
+_COLLISIONS = re.compile(r"\s+(?:Chung|Fong|Tsing|Hing|Shing|Chung's)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    latin: re.Pattern[str] | None
+    cjk: re.Pattern[str] | None
+    alias_entity: dict[str, str]  # lower-cased alias -> entity name
+    ambiguous: frozenset[str]  # lower-cased
+    context: re.Pattern[str] | None
+    entity_order: tuple[str, ...]
+
+
+def _is_cjk(s: str) -> bool:
+    return any("\u3000" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uf900" <= ch <= "\ufaff" for ch in s)
+
+
+def _word_alt(words: list[str]) -> str:
+    # Latin-letter boundaries rather than \b: aliases ending in "." still work, and a Chinese or Korean
+    # particle right after the name ("Kling AI는") does not hide it.
+    return (r"(?<![A-Za-z0-9_À-ÿ])(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+            + r")(?![A-Za-z0-9_À-ÿ])")
+
+
+@lru_cache(maxsize=32)
+def compile_watchlist(watch: Watchlist) -> _Compiled:
+    """Build (once per watchlist) the alias and context regexes."""
+    alias_entity: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    latin: list[str] = []
+    cjk: list[str] = []
+    for ent in watch.entities:
+        for alias in (ent.name, *ent.aliases):
+            key = alias.lower()
+            if key in alias_entity:
+                continue
+            alias_entity[key] = ent.name
+            (cjk if _is_cjk(alias) else latin).append(alias)
+        ambiguous.update(a.lower() for a in ent.ambiguous)
+    # The canonical name itself is ambiguous if it is listed as such under its aliases.
+    ctx_latin = [w for w in watch.context_words if not _is_cjk(w)]
+    ctx_cjk = [w for w in watch.context_words if _is_cjk(w)]
+    ctx_parts = []
+    if ctx_latin:
+        ctx_parts.append(_word_alt(ctx_latin))
+    if ctx_cjk:
+        ctx_parts.append("|".join(re.escape(w) for w in sorted(ctx_cjk, key=len, reverse=True)))
+    return _Compiled(
+        latin=re.compile(_word_alt(latin), re.IGNORECASE) if latin else None,
+        cjk=re.compile("|".join(re.escape(w) for w in sorted(cjk, key=len, reverse=True))) if cjk else None,
+        alias_entity=alias_entity,
+        ambiguous=frozenset(ambiguous),
+        context=re.compile("|".join(ctx_parts), re.IGNORECASE) if ctx_parts else None,
+        entity_order=tuple(e.name for e in watch.entities),
+    )
+
+
+def _looks_like_other_name(text: str, start: int, end: int, comp: _Compiled) -> bool:
+    """True when an ambiguous alias is shaped like a person's or a firm's name."""
+    found = text[start:end]
+    if found.islower():
+        return True  # "kling" in running text is a word (German "klingen"), not the brand
+    after = text[end:end + 40]
+    if _FIRM_AFTER.match(after):
+        return True
+    before = text[max(0, start - 40):start]
+    m = re.search(r"([A-Za-z][\w.'’-]*)\s+$", before)
+    if m:
+        prev = m.group(1)
+        low = prev.lower().rstrip(".")
+        if low in _TITLES:
+            return True
+        if (
+            prev[0].isupper()
+            and low not in _NOT_FIRST_NAMES
+            and not low.endswith(("'s", "’s"))
+            and low not in comp.alias_entity
+            and not prev.isupper()  # "AI", "CEO" are not first names
+        ):
+            return True
+    if _PERSON_AFTER.match(after):
+        return True
+    return False
+
+
+def match_text(text: str, watch: Watchlist) -> Match:
+    """Find watchlist entities in `text`; the Match keeps each accepted alias and its offsets."""
+    comp = compile_watchlist(watch)
+    raw: list[tuple[int, int, str, str]] = []  # start, end, entity, alias as written
+    if comp.latin is not None:
+        for m in comp.latin.finditer(text):
+            alias = m.group(0)
+            if _COLLISIONS.match(text, m.end()) and alias.lower() == "kwai":
+                continue
+            raw.append((m.start(), m.end(), comp.alias_entity[alias.lower()], alias))
+    if comp.cjk is not None and _CJK_RE.search(text) is not None:
+        for m in comp.cjk.finditer(text):
+            raw.append((m.start(), m.end(), comp.alias_entity[m.group(0).lower()], m.group(0)))
+    if not raw:
+        return Match(relevant=False, entities=(), mentions=())
+    raw.sort()
+    sure = [r for r in raw if r[3].lower() not in comp.ambiguous]
+    mentions: list[Mention] = []
+    for start, end, entity, alias in raw:
+        if alias.lower() in comp.ambiguous:
+            if _looks_like_other_name(text, start, end, comp):
+                continue
+            near = text[max(0, start - 200):end + 200]
+            has_context = comp.context is not None and comp.context.search(near) is not None
+            beside_other = any(s[2] != entity or s[3].lower() not in comp.ambiguous for s in sure)
+            if not (has_context or beside_other):
+                continue
+        mentions.append(Mention(entity=entity, alias=alias, start=start, end=end))
+    seen: list[str] = []
+    for mn in mentions:
+        if mn.entity not in seen:
+            seen.append(mn.entity)
+    return Match(relevant=bool(mentions), entities=tuple(seen), mentions=tuple(mentions))
