@@ -722,6 +722,8 @@ def _facts(ctx: _Ctx) -> list[Fact]:
                 end=a.end,
                 speculative=_figure_speculative(sent, a),
                 stage=_stage(sent),
+                alt_value=a.alt_value,
+                alt_unit=a.alt_unit,
             ))
     return facts
 

@@ -183,6 +183,8 @@ class Amount:
     value_usd: float | None = None
     conv_end: int | None = None  # end of a folded parenthetical conversion
     scale: float = 1.0
+    alt_value: float | None = None  # the folded conversion's amount and currency
+    alt_unit: str | None = None
 
     @property
     def is_money(self) -> bool:
@@ -358,7 +360,7 @@ def scan_amounts(text: str) -> list[Amount]:
                 if close is not None or ("(" not in gap and "（" not in gap):
                     usd = a.value if a.unit == "USD" else (b.value if b.unit == "USD" else None)
                     conv_end = close.end() if close is not None else b.end
-                    out.append(replace(a, value_usd=usd, conv_end=conv_end))
+                    out.append(replace(a, value_usd=usd, conv_end=conv_end, alt_value=b.value, alt_unit=b.unit))
                     i += 2
                     continue
         if a.unit == "USD" and a.value_usd is None:

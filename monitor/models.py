@@ -137,6 +137,8 @@ class Fact:
     end: int = 0
     speculative: bool = False
     stage: str | None = None  # reported, filed, signed, closed ...
+    alt_value: float | None = None  # the same figure in a second currency, when the text converts it
+    alt_unit: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented `extract --json` fact shape: exactly these keys."""

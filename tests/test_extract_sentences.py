@@ -395,3 +395,21 @@ def test_to_json_shape() -> None:
     js = _ex("Kling AI raised $2 billion, led by Tencent.").to_json()
     assert set(js) == {"source", "relevant", "entities", "facts", "investors", "cloud_partners", "product_moves"}
     assert js["facts"][0]["value"] == 2e9 and js["investors"] == ["Tencent"]
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "value", "alt_unit", "alt_value"),
+    [
+        ("Kling AI raised RMB 13.8 billion (~$2.028 billion) in its round.", "CNY", 1.38e10, "USD", 2.028e9),
+        ("Kuaishou's capital expenditure will reach $3.6 billion (roughly RMB 26 billion) in 2026.",
+         "USD", 3.6e9, "CNY", 2.6e10),
+        ("Kling AI's funding round of HK$7.8 billion (US$1 billion) closed.", "HKD", 7.8e9, "USD", 1e9),
+    ],
+)
+def test_conversion_keeps_the_second_currency(text: str, unit: str, value: float, alt_unit: str,
+                                              alt_value: float) -> None:
+    from monitor.extract import extract
+    from monitor.models import Document
+
+    facts = extract(Document(source="t", title="", text=text)).facts
+    assert [(f.unit, f.value, f.alt_unit, f.alt_value) for f in facts] == [(unit, value, alt_unit, alt_value)]

@@ -7,9 +7,9 @@ monitor/extract.py are general, these tests only check that they cover the annot
 Representation choice for 003 (capex quoted as "$3.6 billion (roughly RMB 26 billion)"):
 the extractor emits ONE fact in the primary (first-written) currency, USD, with value_usd set.
 expected.json also lists the same figure in CNY and explicitly allows "one fact with both
-currencies". A Fact has no field for a second currency, so the CNY annotation is accepted
-when the USD fact carrying the same claim (same kind, subject, period, qualifier, and
-value == the CNY annotation's value_usd) exists, and the RMB amount stays visible in its quote.
+currencies". The second currency is kept on the fact (alt_value, alt_unit), so the CNY
+annotation is accepted when the USD fact carrying the same claim (same kind, subject, period,
+qualifier, value == the CNY annotation's value_usd) holds the CNY amount as its alt_value.
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ def _folded(f: Fact, want: dict[str, Any]) -> bool:
         and f.qualifier == want["qualifier"]
         and f.period == want.get("period", f.period)
         and _close(f.value, want["value_usd"])
+        and f.alt_unit == want["unit"]
+        and _close(f.alt_value, want["value"])
     )
 
 
@@ -102,10 +104,11 @@ def test_every_expected_fact_found(name: str) -> None:
             assert f.quote in full
 
 
-def test_folded_capex_keeps_both_currencies_in_quote() -> None:
+def test_folded_capex_keeps_both_currencies() -> None:
     capex = [f for f in _ex("003_59593dcd7e2c6de0.txt").facts if f.kind == "capex"]
     assert len(capex) == 1
     assert capex[0].unit == "USD" and capex[0].value_usd == 3.6e9
+    assert (capex[0].alt_value, capex[0].alt_unit) == (2.6e10, "CNY")
     assert "RMB 26 billion" in capex[0].quote
 
 
