@@ -1,0 +1,133 @@
+"""The offline understanding pipeline: match -> cluster -> extract -> ledger, and `replay`.
+
+`process_document` is what the daemon runs per entry and what `replay` runs per file. The
+extraction is a pure function of the text, so it runs before the transaction opens (no write
+lock held while parsing); clustering, the ledger and the caller's `on_events` (delivery
+enqueues its outbox rows there) then run in ONE `store.atomic()` transaction, so a kill
+leaves either all of a document's claims, events and outbox rows or none of them.
+
+`replay` runs the same code over files against a fresh in-memory store and sends nothing;
+its output has no timestamps or random ids, so two runs print the same thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.config import Config
+from monitor.dedupe import assign_story, doc_key, new_sentences
+from monitor.extract import extract
+from monitor.ledger import record_extraction, record_story_update
+from monitor.models import Document, Event, Extraction
+from monitor.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class DocResult:
+    doc: Document
+    relevant: bool
+    cluster: int | None
+    duplicate_of: str | None
+    events: list[Event]
+    extraction: Extraction | None
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.split())
+
+
+def only_new(ex: Extraction, doc: Document, fresh: Sequence[str]) -> Extraction:
+    """The part of an extraction that the new sentences state (the rest was judged before).
+
+    Extraction runs on the whole text so a new sentence keeps its context (who "the company"
+    is); a fact is kept when its quote and a new sentence overlap.
+    """
+    fresh_n = [_norm(s) for s in fresh]
+    joined = " ".join(fresh_n).lower()
+
+    def in_new(quote: str, start: int = 0, end: int = 0) -> bool:
+        q = _norm(quote or (doc.full_text[start:end] if end > start else ""))
+        if not q:
+            return False
+        return any(s in q or q in s for s in fresh_n)
+
+    return dataclasses.replace(
+        ex,
+        facts=tuple(f for f in ex.facts if in_new(f.quote, f.start, f.end)),
+        investors=tuple(n for n in ex.investors if n.lower() in joined),
+        cloud_partners=tuple(n for n in ex.cloud_partners if n.lower() in joined),
+        product_moves=tuple(m for m in ex.product_moves if in_new(m.quote)),
+        statuses=tuple(s for s in ex.statuses if s[:4].lower() in joined),
+    )
+
+
+def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int | None = None,
+                     previous_text: str | None = None,
+                     on_events: Callable[[list[Event]], None] | None = None,
+                     now: datetime | None = None) -> DocResult:
+    """Understand one document and record what is new about it, in one transaction."""
+    ex = extract(doc, cfg.watch.watchlist())
+    if not ex.relevant:
+        return DocResult(doc, False, None, None, [], ex)
+    now = now or datetime.now(UTC)
+    with store.atomic():
+        seen_before = store.story_by_doc(doc_key(doc)) is not None
+        fresh = new_sentences(previous_text, doc.full_text) if previous_text is not None and seen_before else None
+        used = only_new(ex, doc, fresh) if fresh is not None else ex
+        assignment = assign_story(store, doc, threshold=cfg.ledger.cluster_threshold, entry_id=entry_id,
+                                  window=cfg.ledger.window, now=now)
+        feed = None
+        if entry_id is not None:
+            row = store.entry(entry_id)
+            feed = row["feed"] if row else None
+        events = record_extraction(store, used, doc, assignment=assignment, cfg=cfg, feed=feed, now=now)
+        if fresh and not events:
+            events = record_story_update(store, doc, fresh, assignment=assignment, now=now)
+        if on_events is not None and events:
+            on_events(events)
+    return DocResult(doc, True, assignment.cluster_id, assignment.duplicate_of, events, used)
+
+
+def replay(paths: Sequence[str], cfg: Config) -> Iterator[dict[str, Any]]:
+    """Run the whole offline pipeline over documents in order against a fresh in-memory store.
+
+    A directory contributes its files sorted by name. Nothing is sent: no outbox is written.
+    """
+    from monitor.documents import load_documents
+
+    docs = load_documents(list(paths))
+    store = Store(":memory:")
+    try:
+        for doc in docs:
+            r = process_document(store, doc, cfg)
+            yield {
+                "doc": doc.source,
+                "relevant": r.relevant,
+                "cluster": r.cluster,
+                "duplicate_of": r.duplicate_of,
+                "events": [{"type": e.type, "fact": e.fact, "message": e.message} for e in r.events],
+            }
+    finally:
+        store.close()
+
+
+def format_replay(d: dict[str, Any]) -> str:
+    """One document's replay as text: its name, cluster, and one line per event."""
+    head = Path(str(d["doc"])).name if "://" not in str(d["doc"]) else str(d["doc"])
+    if not d["relevant"]:
+        return f"{head}: not relevant"
+    where = f"cluster {d['cluster']}"
+    if d.get("duplicate_of"):
+        dup = str(d["duplicate_of"])
+        where += f", same story as {dup if '://' in dup else Path(dup).name}"
+    lines = [f"{head} ({where})"]
+    if not d["events"]:
+        lines.append("  (nothing new)")
+    for e in d["events"]:
+        lines.append(f"  {e['type']:<17} {e['message']}")
+    return "\n".join(lines)

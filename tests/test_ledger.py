@@ -1,0 +1,200 @@
+"""The claim ledger: decision rules, messages, source tiers and idempotent events."""
+
+from __future__ import annotations
+
+from monitor.config import Config, LedgerConfig, SourcesConfig
+from monitor.ledger import Claim, Implied, decide, format_history, history, record_extraction
+from monitor.models import Document, Event, Extraction, Fact, ProductMove
+from monitor.store import Store
+
+CFG = Config(ledger=LedgerConfig(tolerance=0.05, conflict_factor=5.0))
+
+
+def d(url: str, title: str = "A story") -> Document:
+    return Document(source=url, url=url, title=title, text="...")
+
+
+def ex(*facts: Fact, investors: tuple[str, ...] = (), partners: tuple[str, ...] = (),
+       moves: tuple[ProductMove, ...] = (), statuses: tuple[str, ...] = ()) -> Extraction:
+    return Extraction(source="t", relevant=True, entities=("Kling", "Kuaishou"), facts=facts, investors=investors,
+                      cloud_partners=partners, product_moves=moves, statuses=statuses)
+
+
+def usd(kind: str, value: float, qualifier: str = "exact", stage: str | None = None, subject: str = "Kling",
+        period: str | None = None, high: float | None = None) -> Fact:
+    return Fact(kind=kind, subject=subject, value=value, unit="USD", value_usd=value, qualifier=qualifier,
+                period=period, stage=stage, range_high=high, quote=f"{kind} {value:g}")
+
+
+def rec(store: Store, e: Extraction, url: str, cfg: Config = CFG) -> list[Event]:
+    with store.atomic():
+        return record_extraction(store, e, d(url), assignment=None, cfg=cfg)
+
+
+def kinds(events: list[Event]) -> list[tuple[str, str | None]]:
+    return [(e.type, e.kind) for e in events]
+
+
+def test_first_claim_is_a_new_figure_and_two_currencies_are_one_claim() -> None:
+    store = Store()
+    capex_usd = Fact(kind="capex", subject="Kuaishou", value=3.6e9, unit="USD", value_usd=3.6e9, qualifier="approx",
+                     period="2026", quote="about $3.6 billion (roughly RMB 26 billion)")
+    capex_cny = Fact(kind="capex", subject="Kuaishou", value=2.6e10, unit="CNY", value_usd=3.6e9, qualifier="approx",
+                     period="2026", quote="roughly RMB 26 billion")
+    events = rec(store, ex(capex_usd, capex_cny), "https://pandaily.com/kuaishou-capex")
+    assert [e.message for e in events] == [
+        "New figure: Kuaishou capex for 2026 about $3.6B (≈ RMB 26B) — source: pandaily.com"]
+    ev = events[0]
+    assert (ev.type, ev.severity, ev.thread_key) == ("new_figure", 3, "Kuaishou:capex:2026")
+    assert ev.fact is not None and ev.fact["value_usd"] == 3.6e9 and ev.fact["alt_unit"] == "CNY"
+    rows = store.group_claims("Kuaishou", "capex", "2026")
+    assert len(rows) == 1
+    assert (rows[0]["value"], rows[0]["unit"], rows[0]["alt_value"], rows[0]["alt_unit"]) == (3.6e9, "USD", 2.6e10, "CNY")
+
+
+def test_consistent_claim_corroborates_with_a_source_count() -> None:
+    store = Store()
+    rec(store, ex(usd("capex", 3.6e9, "approx", subject="Kuaishou", period="2026")), "https://pandaily.com/a")
+    events = rec(store, ex(usd("capex", 3.62e9, subject="Kuaishou", period="2026")), "https://technode.com/b")
+    assert kinds(events) == [("corroborated", "capex")]
+    assert events[0].severity == 1
+    assert events[0].message.endswith("— 2 sources")
+    assert events[0].thread_key == "Kuaishou:capex:2026"
+
+
+def test_moved_figure_and_stage_is_a_revision_with_delta() -> None:
+    store = Store()
+    rec(store, ex(usd("round_size", 2e9, "approx")), "https://bloomberg.com/kling")
+    events = rec(store, ex(usd("round_size", 2.8e9, "approx", stage="committed")), "https://36kr.com/kling")
+    assert [e.message for e in events] == [
+        "Revised: Kling round size ~$2.8B committed (was ~$2B reported, +40%) — source: 36kr.com"]
+    assert events[0].previous is not None and events[0].previous["value"] == 2e9
+
+
+def test_stage_move_past_a_filing_revises_but_a_filing_inside_the_bound_corroborates() -> None:
+    store = Store()
+    rec(store, ex(usd("round_size", 2e9, "approx"), usd("round_size", 3e9, "up_to")), "https://scmp.com/a")
+    filed = rec(store, ex(usd("round_size", 3e9, stage="filed"), statuses=("filed",)), "https://x.com/filed")
+    assert kinds(filed) == [("corroborated", "round_size"), ("status", "status")]
+    assert filed[1].message == "Status: Kling round filed — source: x.com"
+    closed = rec(store, ex(usd("round_size", 2.8e9, "approx", stage="closed"), statuses=("signed", "closed")),
+                 "https://y.com/closed")
+    # the revision carries the stage: no separate status event
+    assert kinds(closed) == [("revised_figure", "round_size")]
+    assert closed[0].message.startswith("Revised: Kling round size ~$2.8B closed (was ~$2B reported, +40%)")
+
+
+def test_conflict_by_factor_is_flagged_not_a_tenfold_rise() -> None:
+    store = Store()
+    rec(store, ex(usd("valuation", 1.8e10)), "https://bloomberg.com/v")
+    events = rec(store, ex(usd("valuation", 1.8e11, "approx")), "https://nashnova.com/v")
+    assert kinds(events) == [("conflict", "valuation")]
+    assert events[0].message == ("Conflict: Kling valuation ~$180B (nashnova.com) vs $18B (bloomberg.com)"
+                                 " — flagged, not a tenfold rise")
+    assert events[0].severity == 3
+    assert set(events[0].sources) >= {"https://nashnova.com/v", "https://bloomberg.com/v"}
+    # the conflicting claim does not become the consensus: $18B again corroborates
+    again = rec(store, ex(usd("valuation", 1.8e10)), "https://reuters.com/v")
+    assert kinds(again) == [("corroborated", "valuation")]
+
+
+def test_conflict_with_the_implied_valuation() -> None:
+    store = Store()
+    stake = Fact(kind="stake", subject="Kling", value=16.67, unit="percent", quote="16.67%")
+    events = rec(store, ex(usd("round_size", 3e9, "up_to"), stake, usd("valuation", 1.8e11, "approx")),
+                 "https://nashnova.com/round")
+    assert kinds(events) == [("new_figure", "round_size"), ("conflict", "valuation")]
+    assert events[0].message == "New figure: Kling round size up to $3B; also for 16.67% — source: nashnova.com"
+    assert events[1].message == ("Conflict: Kling valuation ~$180B (nashnova.com) vs ~$18B implied by $3B for 16.67%"
+                                 " — flagged, not a tenfold rise")
+
+
+def test_decide_is_a_pure_function_of_the_claim_and_its_group() -> None:
+    def c(value: float, unit: str = "USD", qualifier: str = "exact", doc: str = "new", **kw: object) -> Claim:
+        return Claim(subject="Kling", kind="round_size", value=value, unit=unit, qualifier=qualifier, doc=doc,
+                     value_usd=value if unit == "USD" else kw.pop("value_usd", None), **kw)  # type: ignore[arg-type]
+
+    rules = {"tolerance": 0.05, "conflict_factor": 5.0}
+    assert decide(c(2e9), [], **rules).type == "new_figure"
+    assert decide(c(2.9e9), [c(3e9, qualifier="up_to", doc="a")], **rules).type == "corroborated"
+    assert decide(c(2.5e9), [c(2e9, qualifier="range", doc="a", range_high=3e9)], **rules).type == "corroborated"
+    # a CNY claim with its USD value compares in USD
+    assert decide(c(1.38e10, "CNY", value_usd=2.028e9), [c(2e9, doc="a")], **rules).type == "corroborated"
+    # no USD on either side and different units: not comparable, so a first figure in that unit
+    assert decide(c(1.0e10, "CNY"), [c(1.0e10, "HKD", doc="a")], **rules).type == "new_figure"
+    assert decide(c(1.0e10, "CNY"), [c(1.2e10, "CNY", doc="a")], **rules).type == "revised_figure"
+    implied = Implied(value=1.8e10, round_usd=3e9, stake=16.67)
+    assert decide(c(1.8e11), [], implied=implied, **rules).type == "conflict"
+    assert decide(c(1.9e10), [], implied=implied, **rules).type == "new_figure"
+
+
+def test_primary_source_settles_a_figure() -> None:
+    cfg = Config(sources=SourcesConfig(primary=("hkexnews.hk",), major=("bloomberg.com",)))
+    store = Store()
+    rec(store, ex(usd("round_size", 2e9, "approx")), "https://blog.example/a", cfg)
+    primary = rec(store, ex(usd("round_size", 2.8e9, stage="filed")), "https://www1.hkexnews.hk/filing.pdf", cfg)
+    assert kinds(primary) == [("revised_figure", "round_size")]
+    assert primary[0].fact is not None and primary[0].fact["tier"] == "primary"
+    # a later major-outlet report disagreeing with the primary filing is a conflict, not a revision
+    later = rec(store, ex(usd("round_size", 2.2e9, "approx")), "https://www.bloomberg.com/k", cfg)
+    assert kinds(later) == [("conflict", "round_size")]
+    assert "primary source settled it" in later[0].why
+    agree = rec(store, ex(usd("round_size", 2.8e9, "approx")), "https://other.example/k", cfg)
+    assert kinds(agree) == [("corroborated", "round_size")]
+    assert [r["tier"] for r in history(store, "Kling", "round_size")] == ["other", "primary", "major", "other"]
+
+
+def test_event_keys_are_idempotent() -> None:
+    store = Store()
+    e = ex(usd("valuation", 1.8e10), investors=("Alibaba", "Tencent"))
+    first = rec(store, e, "https://bloomberg.com/v")
+    assert kinds(first) == [("new_figure", "valuation"), ("new_investor", "investor")]
+    n_claims = len(history(store))
+    assert rec(store, e, "https://bloomberg.com/v") == []
+    assert store.count_events() == 2 and len(history(store)) == n_claims
+    assert len({ev.key for ev in first}) == 2
+
+
+def test_investors_partners_and_product_moves() -> None:
+    store = Store()
+    first = rec(store, ex(investors=("Alibaba", "Tencent")), "https://a.com/1")
+    assert [e.message for e in first] == ["New investors: Kling — Alibaba, Tencent — source: a.com"]
+    assert first[0].severity == 2 and first[0].fact == {"kind": "investor", "subject": "Kling",
+                                                        "names": ["Alibaba", "Tencent"]}
+    second = rec(store, ex(investors=("Tencent", "Alibaba Cloud", "Baidu"), partners=("Volcano Engine",)),
+                 "https://b.com/2")
+    assert kinds(second) == [("new_investor", "investor"), ("corroborated", "investor"),
+                             ("cloud_partnership", "cloud_partner")]
+    assert second[0].fact is not None and second[0].fact["names"] == ["Alibaba Cloud", "Baidu"]
+    move = ProductMove(kind="launch", what="Kling 3.0 video model launched for all users", quote="Kling 3.0 ...")
+    m1 = rec(store, ex(moves=(move,)), "https://c.com/3")
+    assert kinds(m1) == [("product_move", "product_move")]
+    assert m1[0].message == ("Product move: Kling launch — Kling 3.0 video model launched for all users"
+                             " — source: c.com")
+    same = ProductMove(kind="launch", what="Kling 3.0 video model launched to all users", quote="...")
+    assert kinds(rec(store, ex(moves=(same,)), "https://d.com/4")) == [("corroborated", "product_move")]
+    milestone = ProductMove(kind="milestone", what="Kling reached a major global user milestone", quote="...")
+    m3 = rec(store, ex(moves=(milestone,)), "https://e.com/5")
+    assert kinds(m3) == [("product_move", "product_move")] and m3[0].severity == 1
+
+
+def test_speculative_facts_are_kept_but_never_announced() -> None:
+    store = Store()
+    spec = Fact(kind="round_size", subject="Kling", value=5e9, unit="USD", value_usd=5e9, speculative=True)
+    assert rec(store, ex(spec), "https://a.com/s") == []
+    assert [r["decision"] for r in history(store)] == ["speculative"]
+
+
+def test_history_table() -> None:
+    store = Store()
+    rec(store, ex(usd("round_size", 2e9, "approx")), "https://bloomberg.com/kling")
+    rec(store, ex(usd("round_size", 2.8e9, "approx", stage="committed")), "https://36kr.com/kling")
+    rows = history(store, subject="kling", kind="round_size")
+    assert [(r["outlet"], r["value"], r["stage"], r["decision"]) for r in rows] == [
+        ("bloomberg.com", "~$2B", "reported", "new_figure"), ("36kr.com", "~$2.8B", "committed", "revised_figure")]
+    text = format_history(rows)
+    lines = text.splitlines()
+    assert lines[0] == "Kling round size"
+    assert lines[1].split() == ["date", "outlet", "tier", "value", "qualifier", "stage", "decision", "quote"]
+    assert "36kr.com" in lines[3] and "~$2.8B" in lines[3] and "committed" in lines[3]
+    assert format_history([]) == "(no claims)"
