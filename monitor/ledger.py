@@ -585,7 +585,8 @@ def _emit_figure(store: Store, ctx: _Ctx, d: Decision, parts: Sequence[Claim], p
     c = d.claim
     label = _label(c)
     shown = figure_text(c, stage=False)
-    extra = [t for t in dict.fromkeys(figure_text(p, stage=False) for p in parts) if t != shown][:5]
+    extra = [t for t in dict.fromkeys(figure_text(p, stage=False) for p in _new_parts(c, parts, cfg))
+             if t != shown][:5]
     if stake is not None:
         extra.append(f"for {amount(stake.value, stake.unit)}")
     also = f"; also {', '.join(extra)}" if extra else ""
@@ -609,8 +610,14 @@ def _emit_figure(store: Store, ctx: _Ctx, d: Decision, parts: Sequence[Claim], p
                f"{', '.join(f'{figure_text(p)} ({p.outlet})' for p in d.against[-4:])}")
     elif d.type == "corroborated":
         n = len(_outlets([*prior, c]))
-        agree = ", ".join(f"{figure_text(p)} ({p.outlet})" for p in d.against[-3:])
-        msg = f"Corroborated: {label} {figure_text(c)} ({c.outlet}) agrees with {agree} — {n} sources"
+        by_outlet: dict[str | None, list[str]] = {}
+        for p in d.against:
+            texts = by_outlet.setdefault(p.outlet, [])
+            if figure_text(p) not in texts:
+                texts.append(figure_text(p))
+        agree = "; ".join(f"{', '.join(t[:3])} ({o})" for o, t in list(by_outlet.items())[-3:])
+        msg = (f"Corroborated: {label} {figure_text(c)} ({c.outlet}) agrees with {agree}"
+               f" — {n} source{'s' if n != 1 else ''}")
         why = f"{d.rule} (rule: corroborated, tolerance ±{cfg.ledger.tolerance:.0%}); {n} distinct sources"
     else:  # conflict
         sides = []
@@ -634,6 +641,33 @@ def _emit_figure(store: Store, ctx: _Ctx, d: Decision, parts: Sequence[Claim], p
           fact=fact, previous=prev_fact, sources=[p.source_url or p.outlet or "" for p in d.against if
                                                   d.type in ("corroborated", "conflict")],
           thread_key=thread)
+
+
+def _new_parts(rep: Claim, parts: Sequence[Claim], cfg: Config) -> list[Claim]:
+    """The parts worth naming beside the headline figure: not ones it already states.
+
+    "$2B–$3B; also up to $3B, ~$2B, $3B" repeats itself; a part whose value lies inside the
+    headline's range, or within tolerance of it or of a part already named, adds nothing.
+    """
+    tol = cfg.ledger.tolerance
+    covered: list[tuple[float, float]] = []
+    head = _interval(rep, "USD") if rep.qualifier != "up_to" else None
+    if head is None and rep.usd_factor() is not None:
+        v = headline_value(rep, "USD")
+        head = (v, v) if v is not None else None
+    if head is not None:
+        covered.append(head)
+    out: list[Claim] = []
+    for p in parts:
+        v = headline_value(p, "USD")
+        if v is None:
+            out.append(p)
+            continue
+        if any(lo * (1 - tol) <= v <= hi * (1 + tol) for lo, hi in covered):
+            continue
+        covered.append((v, v))
+        out.append(p)
+    return out
 
 
 def _record_names(store: Store, names: Sequence[str], kind: str, event_type: str, subject: str, ctx: _Ctx) -> None:
