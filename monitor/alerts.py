@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.models import Event
+from monitor.units import amount
 
 # Block Kit / chat.postMessage limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_SECTION_TEXT = 3000
@@ -49,7 +50,6 @@ KIND_LABELS: dict[str, str] = {
     "other": "Figure",
 }
 
-CURRENCY_PREFIX: dict[str, str] = {"USD": "$", "CNY": "RMB ", "RMB": "RMB ", "HKD": "HK$", "EUR": "€", "GBP": "£"}
 
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,4}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -114,35 +114,15 @@ def link(url: str | None, label: str) -> str:
 # ------------------------------------------------------------------ figures
 
 
-def _compact(value: float) -> str:
-    """2.8e9 -> '2.8B', 7.67e8 -> '767M', 2.028e9 -> '2.03B'."""
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= div:
-            return f"{value / div:.3g}{suffix}"
-    return f"{value:.3g}" if value != int(value) else str(int(value))
-
-
-def _amount(value: float | None, unit: str | None) -> str:
-    if value is None:
-        return "?"
-    unit = (unit or "").upper()
-    if unit == "PERCENT":
-        return f"{value:g}%"
-    if unit in ("COUNT", ""):
-        return _compact(value)
-    prefix = CURRENCY_PREFIX.get(unit)
-    return f"{prefix}{_compact(value)}" if prefix else f"{_compact(value)} {unit}"
-
-
 def format_figure(fact: dict[str, Any] | None) -> str:
     """One figure as a person reads it: '~$2.8B', 'up to $3B', 'RMB 13.8B (~$2.03B)'."""
     if not fact:
         return ""
     value, unit = fact.get("value"), fact.get("unit")
     qualifier = fact.get("qualifier") or "exact"
-    text = _amount(value, unit)
+    text = amount(value, unit)
     if qualifier == "range" and fact.get("range_high") is not None:
-        text = f"{text}–{_amount(fact.get('range_high'), unit)}"
+        text = f"{text}–{amount(fact.get('range_high'), unit)}"
     elif qualifier == "approx":
         text = f"~{text}"
     elif qualifier == "up_to":
@@ -151,7 +131,7 @@ def format_figure(fact: dict[str, Any] | None) -> str:
         text = f"at least {text}"
     usd = fact.get("value_usd")
     if usd is not None and (unit or "").upper() != "USD":
-        text += f" (~{_amount(usd, 'USD')})"
+        text += f" (~{amount(usd, 'USD')})"
     if fact.get("stage"):
         text += f" {fact['stage']}"
     return text

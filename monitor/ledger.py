@@ -35,6 +35,7 @@ from monitor.config import Config
 from monitor.dedupe import StoryAssignment, doc_key, outlet_of
 from monitor.models import ANNOUNCED_TYPES, Document, Event, Extraction, Fact
 from monitor.store import Store, iso
+from monitor.units import amount
 
 STAGES: tuple[str, ...] = ("reported", "filed", "signed", "committed", "closed")
 STAGE_RANK: dict[str, int] = {s: i for i, s in enumerate(STAGES)}
@@ -47,7 +48,6 @@ SEVERITY = {"conflict": 3, "new_figure": 3, "revised_figure": 3, "new_investor":
 
 KIND_LABEL = {"round_size": "round size", "valuation": "valuation", "capex": "capex", "revenue": "revenue",
               "users": "users", "stake": "stake", "investment": "investment", "other": "figure"}
-CURRENCY_PREFIX = {"USD": "$", "CNY": "RMB ", "RMB": "RMB ", "HKD": "HK$", "EUR": "€", "GBP": "£"}
 _FOLD_WORDS = {2: "twofold", 3: "threefold", 4: "fourfold", 5: "fivefold", 6: "sixfold", 7: "sevenfold",
                8: "eightfold", 9: "ninefold", 10: "tenfold"}
 
@@ -269,26 +269,6 @@ def _headline(basis: Sequence[Claim]) -> Claim | None:
 
 
 # ------------------------------------------------------------------ formatting
-
-
-def _compact(v: float) -> str:
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(v) >= div:
-            return f"{v / div:.4g}{suffix}"
-    return f"{v:.4g}"
-
-
-def amount(value: float | None, unit: str | None) -> str:
-    """'$3.6B', 'RMB 26B', '16.67%', '45M'."""
-    if value is None:
-        return "?"
-    u = (unit or "").upper()
-    if u == "PERCENT":
-        return f"{value:g}%"
-    if u in ("COUNT", ""):
-        return _compact(value)
-    prefix = CURRENCY_PREFIX.get(u)
-    return f"{prefix}{_compact(value)}" if prefix else f"{_compact(value)} {u}"
 
 
 def figure_text(c: Claim, *, approx: str = "~", stage: bool = True) -> str:

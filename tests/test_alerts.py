@@ -74,7 +74,7 @@ def test_figure_line_with_change() -> None:
 def test_format_figure_variants() -> None:
     assert format_figure({"value": 3e9, "unit": "USD", "qualifier": "up_to"}) == "up to $3B"
     assert format_figure({"value": 1.38e10, "unit": "CNY", "value_usd": 2.028e9, "qualifier": "approx"}) == \
-        "~RMB 13.8B (~$2.03B)"
+        "~RMB 13.8B (~$2.028B)"
     assert format_figure({"value": 16.67, "unit": "percent"}) == "16.67%"
     assert format_figure({"value": 2e9, "unit": "USD", "qualifier": "range", "range_high": 3e9}) == "$2B–$3B"
     assert change({"value": 1.8e11, "unit": "USD"}, {"value": 1.8e10, "unit": "USD"}) == "+900%"

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import json
-import logging
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,8 +16,8 @@ if not (SEEDS / "expected.json").is_file() or not (SEEDS / "articles").is_dir():
 
 pytest.importorskip("monitor.pipeline", reason="monitor.pipeline (another engineer's module) is not there yet")
 
-from aiosmtpd.controller import Controller  # noqa: E402
 from slackserver import TOKEN, SlackServer  # noqa: E402
+from smtpserver import Inbox, smtp_server  # noqa: E402
 
 from monitor.alerts import format_figure  # noqa: E402
 from monitor.config import Config, ConsoleConfig, DigestConfig, EmailConfig, SlackConfig  # noqa: E402
@@ -36,37 +31,10 @@ from monitor.store import Store  # noqa: E402
 T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def servers() -> Iterator[tuple[SlackServer, Inbox, int]]:
-    inbox, port = Inbox(), _free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    # aiosmtpd logs from its own thread (e.g. "connection lost" during stop); keep that out of
-    # whatever root handler an earlier test left behind.
-    mail_log = logging.getLogger("mail.log")
-    old_propagate = mail_log.propagate
-    mail_log.propagate = False
-    ctl.start()
-    try:
-        with SlackServer() as slack:
-            yield slack, inbox, port
-    finally:
-        ctl.stop()
-        mail_log.propagate = old_propagate
+    with smtp_server() as (inbox, port), SlackServer() as slack:
+        yield slack, inbox, port
 
 
 def test_seeds_to_slack_and_digest(tmp_path: Path, servers: tuple[SlackServer, Inbox, int],

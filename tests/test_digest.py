@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import logging
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
+from smtpserver import Inbox, free_port
 
 from monitor.config import Config, DigestConfig, EmailConfig
 from monitor.digest import (
@@ -37,39 +31,6 @@ LONDON = DigestConfig(time="08:00", timezone="Europe/London")
 
 
 # ------------------------------------------------------------------ SMTP server
-
-
-@dataclass
-class Inbox:
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    # aiosmtpd logs from its own thread (e.g. "connection lost" during stop); keep that out of
-    # whatever root handler an earlier test left behind.
-    mail_log = logging.getLogger("mail.log")
-    old_propagate = mail_log.propagate
-    mail_log.propagate = False
-    ctl.start()
-    try:
-        yield inbox, port
-    finally:
-        ctl.stop()
-        mail_log.propagate = old_propagate
 
 
 @pytest.fixture
@@ -254,7 +215,7 @@ def test_smtp_down_then_up(store: Store, smtp: tuple[Inbox, int]) -> None:
     t = datetime(2026, 5, 1, 7, tzinfo=UTC)
     send_due_digest(store, make_cfg(port), now=t)
     seed(store, t + timedelta(minutes=5))
-    result = send_due_digest(store, make_cfg(_free_port()), now=t + timedelta(hours=2))
+    result = send_due_digest(store, make_cfg(free_port()), now=t + timedelta(hours=2))
     assert result.startswith("failed: ")
     assert store.digest_row(datetime(2026, 5, 1, 8, tzinfo=UTC))["status"] == "failed"  # type: ignore[index]
     assert send_due_digest(store, make_cfg(port), now=t + timedelta(hours=2, minutes=1)) == "sent"

@@ -1,0 +1,26 @@
+"""How a figure is written for people: one place, so Slack, the digest and the ledger agree."""
+
+from __future__ import annotations
+
+CURRENCY_PREFIX: dict[str, str] = {"USD": "$", "CNY": "RMB ", "RMB": "RMB ", "HKD": "HK$", "EUR": "€", "GBP": "£"}
+
+
+def compact(value: float) -> str:
+    """2.8e9 -> '2.8B', 7.67e8 -> '767M', 2.028e9 -> '2.028B' (four significant digits, as sources write)."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= div:
+            return f"{value / div:.4g}{suffix}"
+    return f"{value:.4g}"
+
+
+def amount(value: float | None, unit: str | None) -> str:
+    """'$3.6B', 'RMB 26B', '16.67%', '45M'."""
+    if value is None:
+        return "?"
+    u = (unit or "").upper()
+    if u == "PERCENT":
+        return f"{value:g}%"
+    if u in ("COUNT", ""):
+        return compact(value)
+    prefix = CURRENCY_PREFIX.get(u)
+    return f"{prefix}{compact(value)}" if prefix else f"{compact(value)} {u}"
