@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--feed", action="append", metavar="NAME", help="only this feed (repeatable)")
     s.add_argument("--no-process", action="store_true", help="store entries but do not extract or alert")
     s.add_argument("--no-send", action="store_true", help="queue alerts but do not deliver them")
+    s.add_argument("--digest-if-due", action="store_true",
+                   help="then send the daily digest if its time has come (at most once per day; for timers)")
     s.set_defaults(handler=cmd_poll)
 
     s = sub.add_parser("check-config", help="validate the configuration and exit",
@@ -247,6 +249,10 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
                 ds = drain(store, cfg)
                 print(f"alerts: {ds.sent} sent, {ds.failed} to retry, {ds.parked} parked, {ds.held} held")
+        if args.digest_if_due:
+            from monitor.digest import send_due_digest
+
+            print(f"digest: {send_due_digest(store, cfg, now=datetime.now(UTC))}")
     failed = summary.count("error")
     return EXIT_FAILURE if summary.outcomes and failed == len(summary.outcomes) else EXIT_OK
 

@@ -310,13 +310,23 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
             def queue(events: list[Event]) -> None:
                 enqueue(store, events, cfg, now=utcnow())
 
-            with store.atomic():
-                result = process_document(store, doc, cfg, entry_id=row["id"], previous_text=previous,
-                                          on_events=queue)
-                store.mark_processed(row["id"], row["version"], relevant=result.relevant,
-                                     entities=list(result.extraction.entities) if result.extraction else [],
-                                     facts=result.extraction.to_json() if result.extraction else None,
-                                     full_text=full)
+            try:
+                with store.atomic():
+                    result = process_document(store, doc, cfg, entry_id=row["id"], previous_text=previous,
+                                              on_events=queue)
+                    store.mark_processed(row["id"], row["version"], relevant=result.relevant,
+                                         entities=list(result.extraction.entities) if result.extraction else [],
+                                         facts=result.extraction.to_json() if result.extraction else None,
+                                         full_text=full)
+            except Exception as exc:  # noqa: BLE001 - one poison entry must not block the ones after it
+                # The transaction rolled back: no claims, no events. Record the failure on the entry
+                # so it is not retried every tick; the text is kept for a later re-run.
+                log.exception("process: entry %s (%s) failed: %s", row["id"], row["url"], exc)
+                with store.atomic():
+                    store.mark_processed(row["id"], row["version"], relevant=False, entities=[],
+                                         facts={"error": f"process: {type(exc).__name__}: {exc}"},
+                                         full_text=full)
+                continue
             n_relevant += int(result.relevant)
             n_events += len(result.events)
     finally:

@@ -222,3 +222,48 @@ def test_poll_cli_reports_unreachable_feeds_cleanly(tmp_path: Path, capsys: pyte
     captured = capsys.readouterr()
     assert "1 feeds: 0 ok, 0 not modified, 1 failed" in captured.out
     assert "failed  x: fetch:" in captured.err
+
+
+def test_processing_finds_relevant_entries_fetches_their_pages_and_survives_a_poison_entry(
+        feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.pipeline
+    from monitor.ingest import process_pending
+
+    article = ("<html><head><title>Kling AI round</title></head><body><nav>Home | World | Tech</nav><article>"
+               "<h1>Kling AI round</h1><p>Kuaishou's video-generation unit Kling AI is raising fresh capital at "
+               "an $18 billion valuation, people familiar with the matter said on Monday.</p><p>Alibaba and "
+               "Tencent joined the $2 billion funding round, according to the filing seen by reporters.</p>"
+               "</article><footer>Copyright outlet</footer></body></html>")
+    feed_server.page("/a.html", article)
+    feed_server.add("/f.xml", rss([
+        ("Kling AI funding", feed_server.url("/a.html") + "?utm_source=rss", "Kling AI is raising."),
+        ("Kuaishou poison", feed_server.url("/poison"), "Kuaishou Kling AI text."),
+        ("Weather today", "https://n.example.com/weather", "Sunny."),
+    ]))
+    cfg = make_cfg(tmp_path, [("f", feed_server.url("/f.xml"))])
+    real = monitor.pipeline.process_document
+
+    def flaky(store, doc, cfg, **kw):  # type: ignore[no-untyped-def]
+        if doc.url and doc.url.endswith("/poison"):
+            raise RuntimeError("boom")
+        return real(store, doc, cfg, **kw)
+
+    monkeypatch.setattr(monitor.pipeline, "process_document", flaky)
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        summary = asyncio.run(process_pending(store, cfg))
+        # two relevant teasers: both pages are fetched once (the poison one answers 404)
+        assert (summary.processed, summary.relevant, summary.pages_fetched) == (3, 1, 2)
+        assert feed_server.count("/a.html") == 1
+        assert store.cached_page(feed_server.url("/poison"))["status"] == "error"  # type: ignore[index]
+        rows = {r["title"]: r for r in store.query("SELECT title, relevant, facts, full_text FROM entries")}
+        funding = json.loads(rows["Kling AI funding"]["facts"])
+        assert [(f["kind"], f["value"]) for f in funding["facts"]] == [("valuation", 18e9), ("round_size", 2e9)]
+        assert funding["investors"] == ["Alibaba", "Tencent"]
+        assert "Copyright outlet" not in rows["Kling AI funding"]["full_text"]
+        assert json.loads(rows["Kuaishou poison"]["facts"]) == {"error": "process: RuntimeError: boom"}
+        assert rows["Weather today"]["relevant"] == 0
+        assert {r["type"] for r in store.query("SELECT type FROM events")} >= {"new_figure", "new_investor"}
+        # nothing is left to retry every tick, and a second run fetches no page again
+        assert asyncio.run(process_pending(store, cfg)).processed == 0
+        assert feed_server.count("/a.html") == 1
