@@ -65,7 +65,11 @@ def test_stop_timeout_is_above_the_shutdown_deadline() -> None:
 def test_oneshot_and_timer() -> None:
     s = _settings(ONESHOT)
     assert s["Type"] == ["oneshot"]
-    assert s["ExecStart"] == [f"{EXEC} -c /etc/kling-monitor/monitor.toml poll"]
+    assert s["ExecStart"] == [f"{EXEC} -c /etc/kling-monitor/monitor.toml poll --digest-if-due"]
+    from monitor.cli import build_parser
+
+    args = build_parser().parse_args(s["ExecStart"][0].split()[1:])  # the unit's command line is valid
+    assert args.digest_if_due and not args.once
     assert s["StateDirectory"] == ["kling-monitor"]
     t = _settings(TIMER)
     assert t["Unit"] == [ONESHOT.name]
