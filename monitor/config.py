@@ -43,6 +43,7 @@ class FetchConfig:
     max_interval: int = 6 * 3600
     max_backoff: int = 24 * 3600
     full_text_for_matches: bool = True  # fetch the article page when a matching entry is only a teaser
+    parse_workers: int = -1  # processes parsing feeds: -1 auto (spare cores, big polls only), 0 never
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +314,8 @@ def _check(cfg: Config, source: str) -> None:
     for key in ("concurrency", "per_host", "max_bytes", "max_redirects"):
         if getattr(fc, key) < 1:
             fail(f"fetch.{key}", "must be at least 1")
+    if fc.parse_workers < -1:
+        fail("fetch.parse_workers", "must be -1 (auto), 0 (in-process) or a number of processes")
     if fc.min_interval > fc.max_interval:
         fail("fetch.min_interval", "must not exceed fetch.max_interval")
     for key in ("connect_timeout", "read_timeout", "total_timeout"):

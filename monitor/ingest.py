@@ -11,21 +11,26 @@ either is harmless.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import logging
+import multiprocessing
+import os
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config import Config, FeedConfig
 from monitor.fetch import Fetcher, FetchLimits
-from monitor.models import Document, Event, FetchResult
+from monitor.models import Document, Entry, Event, FetchResult, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
 from monitor.store import Store, StoredEntry, parse_iso, utcnow
@@ -108,12 +113,26 @@ async def poll_feeds(
         if own:
             await fetcher.__aenter__()
 
+        pool = parse_pool(cfg.fetch.parse_workers, len(chosen))
+        loop = asyncio.get_running_loop()
+
         async def one(feed: FeedConfig) -> tuple[FeedOutcome, list[StoredEntry]]:
             state = store.feed_state(feed.name) or {}
             result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
                                          last_modified=state.get("last_modified"))
-            # Parse and store synchronously: a poll's CPU work runs one feed at a time on the loop.
-            return handle_result(store, cfg, feed, state, result, now=utcnow())
+            fetched_at = utcnow()
+            parsed = None
+            if (pool is not None and result.status == "ok" and len(result.body) >= PARSE_IN_WORKER_MIN_BYTES
+                    and body_digest(result.body) != state.get("body_hash")):
+                # feedparser is the CPU cost of a poll: a worker process parses while this one keeps
+                # fetching and storing. A dead worker costs a fallback to parsing here, not the feed.
+                try:
+                    parsed = await loop.run_in_executor(pool, parse_and_normalize, result.body, result.headers,
+                                                        feed.name, feed.language, fetched_at)
+                except BrokenProcessPool:
+                    log.warning("parse worker died; parsing %s in-process", feed.name)
+                    reset_parse_pool()
+            return handle_result(store, cfg, feed, state, result, now=fetched_at, parsed=parsed)
 
         tasks = [asyncio.ensure_future(one(f)) for f in chosen]
         for done, fut in enumerate(asyncio.as_completed(tasks), 1):
@@ -129,9 +148,29 @@ async def poll_feeds(
     return PollSummary(tuple(outcomes), time.perf_counter() - started, tuple(stored))
 
 
+def parse_and_normalize(body: bytes, headers: dict[str, str], feed: str, language: str | None,
+                        fetched_at: datetime) -> tuple[ParsedFeed, list[Entry]]:
+    """The CPU half of a poll, as one picklable call: it may run in a worker process.
+
+    The returned ParsedFeed keeps its metadata but not feedparser's raw entries (they are
+    large and already turned into Entry records).
+    """
+    parsed = parse_feed(body, headers)
+    entries = normalize_entries(parsed, feed=feed, language=language, fetched_at=fetched_at)
+    return replace(parsed, entries=()), entries
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
 def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, Any], result: FetchResult,
-                  *, now: datetime) -> tuple[FeedOutcome, list[StoredEntry]]:
-    """Turn one fetch result into stored entries and the feed's next poll; never raises for bad input."""
+                  *, now: datetime, parsed: tuple[ParsedFeed, list[Entry]] | None = None,
+                  ) -> tuple[FeedOutcome, list[StoredEntry]]:
+    """Turn one fetch result into stored entries and the feed's next poll; never raises for bad input.
+
+    `parsed` is parse_and_normalize's result when a worker process already did that work.
+    """
     errors = int(state.get("error_count") or 0)
     if result.status == "error":
         nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff,
@@ -150,7 +189,7 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
             store.record_fetch(feed.name, result, at=now, next_poll=nxt)
         return FeedOutcome(feed.name, "not_modified", next_poll=nxt, elapsed=result.elapsed), []
 
-    body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
+    body_hash = body_digest(result.body)
     if body_hash == state.get("body_hash"):
         # A server without ETag/Last-Modified sent the same bytes: nothing to parse.
         nxt = next_poll_time(now, interval, state.get("skip_hours"))
@@ -159,34 +198,67 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
         return FeedOutcome(feed.name, "unchanged", next_poll=nxt, elapsed=result.elapsed,
                            nbytes=result.nbytes), []
 
-    parsed = parse_feed(result.body, result.headers)
-    if not parsed.entries and parsed.bozo:
-        error = parsed.bozo_error or "parse: not a feed"
+    meta, entries = parsed or parse_and_normalize(result.body, result.headers, feed.name, feed.language, now)
+    if not entries and meta.bozo:
+        error = meta.bozo_error or "parse: not a feed"
         nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff, None))
         with store.atomic():
             store.record_fetch(feed.name, result, at=now, next_poll=nxt, error=error)
         log.warning("feed %s: %s", feed.name, error)
         return FeedOutcome(feed.name, "error", error=error, next_poll=nxt, elapsed=result.elapsed,
                            nbytes=result.nbytes), []
-    if parsed.bozo:
-        log.info("feed %s: malformed but recovered %d entries (%s)", feed.name, len(parsed.entries),
-                 parsed.bozo_error)
-
-    entries = normalize_entries(parsed, feed=feed.name, language=feed.language, fetched_at=now)
-    skip_hours = parsed.skip_hours or None
+    if meta.bozo:
+        log.info("feed %s: malformed but recovered %d entries (%s)", feed.name, len(entries), meta.bozo_error)
+    skip_hours = meta.skip_hours or None
     with store.atomic():
         rows = store.store_entries(entries, now=now)
         gap = observed_publish_gap(store.recent_publish_times(feed.name))
-        interval = effective_interval(feed, cfg, {**state, "ttl_minutes": parsed.ttl_minutes,
+        interval = effective_interval(feed, cfg, {**state, "ttl_minutes": meta.ttl_minutes,
                                                   "publish_gap": gap}, max_age=result.max_age)
         nxt = next_poll_time(now, interval, list(skip_hours) if skip_hours else state.get("skip_hours"))
         new = sum(1 for r in rows if r.change == "new")
         store.record_fetch(feed.name, result, at=now, next_poll=nxt, body_hash=body_hash,
-                           effective_interval=interval, ttl_minutes=parsed.ttl_minutes,
+                           effective_interval=interval, ttl_minutes=meta.ttl_minutes,
                            skip_hours=skip_hours, publish_gap=gap, new_entries=new,
                            updated_entries=len(rows) - new)
     return FeedOutcome(feed.name, "ok", new=new, updated=len(rows) - new, next_poll=nxt,
                        elapsed=result.elapsed, nbytes=result.nbytes, parsed=len(entries)), rows
+
+
+PARSE_POOL_MIN_FEEDS = 100  # below this a worker's start-up costs more than it saves
+PARSE_IN_WORKER_MIN_BYTES = 8192  # a smaller body parses faster here than the hand-off to a worker costs
+_parse_pool: ProcessPoolExecutor | None = None
+_parse_pool_workers = 0
+
+
+def parse_pool(workers: int, n_feeds: int) -> ProcessPoolExecutor | None:
+    """The worker pool for parsing, or None to parse in-process.
+
+    workers: 0 never, N that many, -1 auto (one per spare core, for polls of many feeds). The
+    pool lives for the process (the daemon polls every tick); forkserver, because forking a
+    process that runs threads (the scheduler's) is unsafe.
+    """
+    global _parse_pool, _parse_pool_workers
+    if workers < 0:
+        workers = (os.cpu_count() or 1) - 1 if n_feeds >= PARSE_POOL_MIN_FEEDS else 0
+    if workers <= 0:
+        return None
+    if _parse_pool is None or _parse_pool_workers != workers:
+        reset_parse_pool()
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["monitor.parse", "monitor.normalize"])
+        _parse_pool, _parse_pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
+    return _parse_pool
+
+
+def reset_parse_pool() -> None:
+    global _parse_pool
+    if _parse_pool is not None:
+        pool, _parse_pool = _parse_pool, None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+atexit.register(reset_parse_pool)
 
 
 def backoff_delay(interval: int, failures: int, max_backoff: int, retry_after: float | None) -> float:

@@ -267,3 +267,27 @@ def test_processing_finds_relevant_entries_fetches_their_pages_and_survives_a_po
         # nothing is left to retry every tick, and a second run fetches no page again
         assert asyncio.run(process_pending(store, cfg)).processed == 0
         assert feed_server.count("/a.html") == 1
+
+
+def test_a_parse_worker_process_stores_what_in_process_parsing_stores(feed_server: FeedServer,
+                                                                        tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from monitor.ingest import PARSE_IN_WORKER_MIN_BYTES
+
+    padding = "<!-- " + "x" * PARSE_IN_WORKER_MIN_BYTES + " -->"  # big enough to go to the worker
+    feed_server.add("/a.xml", GOOD.replace(b"<channel>", b"<channel>" + padding.encode()))
+    feed_server.add("/b.xml", rss([("快手可灵AI完成融资", "https://cn.example.com/1", "可灵AI估值180亿美元")],
+                                  encoding="gb18030", extra=padding))
+    feed_server.add("/c.xml", b"<html><body>not a feed</body></html>", content_type="text/html")
+    feeds = [("a", feed_server.url("/a.xml")), ("b", feed_server.url("/b.xml")), ("c", feed_server.url("/c.xml"))]
+    results = []
+    for workers in (0, 1):
+        cfg = make_cfg(tmp_path / f"w{workers}", feeds)
+        cfg = replace(cfg, fetch=replace(cfg.fetch, parse_workers=workers))
+        with Store(cfg.store.path) as store:
+            summary = poll(store, cfg)
+            rows = store.query("SELECT feed, url, title, summary, published FROM entries ORDER BY url")
+        results.append(([(o.name, o.status, o.new, o.error) for o in summary.outcomes], rows))
+    assert results[0] == results[1]
+    assert [o[:3] for o in results[1][0]] == [("a", "ok", 2), ("b", "ok", 1), ("c", "error", 0)]
