@@ -26,7 +26,7 @@ from sqlite_utils import Database, Migrations
 from monitor.errors import StoreError
 from monitor.models import Entry, FetchResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the number of migrations below; recorded in PRAGMA user_version
 
 migrations = Migrations("kling-monitor")
 
@@ -270,7 +270,13 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA busy_timeout=30000")
+            found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            if found > SCHEMA_VERSION:
+                raise StoreError(f"store: {self.path} has schema version {found}, newer than this kling-monitor "
+                                 f"knows ({SCHEMA_VERSION}): upgrade kling-monitor or use another store")
             migrations.apply(self.db)
+            if found != SCHEMA_VERSION:
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store: cannot open {self.path}: {exc}") from None
         self._lock = threading.RLock()

@@ -1,0 +1,82 @@
+"""The store: schema versioning, exact-duplicate handling, versions, housekeeping."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.models import Entry
+from monitor.store import SCHEMA_VERSION, Store
+
+T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def entry(url: str, guid: str | None = None, feed: str = "f", summary: str = "S") -> Entry:
+    return Entry(feed=feed, url=url, guid=guid, title="T", summary=summary, published=T, published_from_fetch=False)
+
+
+def test_schema_version_is_recorded_and_a_newer_store_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with Store(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this kling-monitor"):
+        Store(path)
+
+
+def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
+    with Store(tmp_path / "m.db") as store:
+        store.set_meta("k", "v")
+    with Store(tmp_path / "m.db") as store:
+        assert store.get_meta("k") == "v"
+        assert store.query("SELECT count(*) AS n FROM _sqlite_migrations") == [{"n": SCHEMA_VERSION}]
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "m.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="store: cannot open"):
+        Store(bad)
+
+
+def test_same_url_or_same_guid_is_stored_once() -> None:
+    with Store() as store, store.atomic():
+        rows = store.store_entries([entry("https://a/1", "g1"), entry("https://a/1", "g2"),
+                                    entry("https://a/2", "g1")], now=T)
+        assert [(r.change, r.entry.url) for r in rows] == [("new", "https://a/1")]
+        # the same GUID in another feed is another entry
+        assert len(store.store_entries([entry("https://b/1", "g1", feed="other")], now=T)) == 1
+
+
+def test_unchanged_entry_writes_nothing_and_changed_one_keeps_its_history() -> None:
+    with Store() as store:
+        with store.atomic():
+            store.store_entries([entry("https://a/1")], now=T)
+        with store.atomic():
+            assert store.store_entries([entry("https://a/1")], now=T + timedelta(hours=1)) == []
+        for i, text in enumerate(["S2", "S3"], 2):
+            with store.atomic():
+                (row,) = store.store_entries([entry("https://a/1", summary=text)], now=T + timedelta(hours=i))
+            assert (row.change, row.version) == ("updated", i)
+        assert [v["summary"] for v in store.entry_versions(row.id)] == ["S", "S2"]
+        assert store.unprocessed_entries()[0]["version"] == 3
+
+
+def test_prune_drops_old_text_and_logs_but_keeps_entries() -> None:
+    with Store() as store:
+        with store.atomic():
+            (row,) = store.store_entries([dataclasses.replace(entry("https://a/1"), summary="x" * 2000)], now=T)
+        store.mark_processed(row.id, 1, relevant=True, entities=["Kling"], facts=None, full_text="full " * 100)
+        assert store.prune(before=T + timedelta(days=1)) == 1
+        (kept,) = store.query("SELECT summary, full_text, relevant FROM entries")
+        assert (len(kept["summary"]), kept["full_text"], kept["relevant"]) == (500, None, 1)
+        store.optimize(vacuum=True)
+        assert store.integrity_check() == "ok"
