@@ -20,13 +20,15 @@ marked sent. Only the crash-safety tests set it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
@@ -497,7 +499,41 @@ def _fail(store: Store, row: Mapping[str, Any], exc: DeliveryError, cfg: Config,
 
 def drain(store: Store, cfg: Config, *, now: datetime | None = None,
           transports: Mapping[str, Transport] | None = None) -> DrainSummary:
-    """Send every due outbox row once; never raises for a delivery failure."""
+    """Send every due outbox row once; never raises for a delivery failure.
+
+    One sender at a time per store (the daemon, `poll`, `outbox drain`): a second drain would
+    take the first one's in-flight rows for a crash's leftovers and could send them twice.
+    """
+    with sender_lock(store) as acquired:
+        if not acquired:
+            log.info("outbox: another process is delivering; skipping this drain")
+            return DrainSummary()
+        return _drain(store, cfg, now=now, transports=transports)
+
+
+@contextmanager
+def sender_lock(store: Store) -> Iterator[bool]:
+    """A non-blocking flock beside the store file; the OS releases it when its holder dies."""
+    if store.path == ":memory:":
+        yield True
+        return
+    fd = os.open(f"{store.path}.sender.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _drain(store: Store, cfg: Config, *, now: datetime | None,
+           transports: Mapping[str, Transport] | None) -> DrainSummary:
     now = now or utcnow()
     own = transports is None
     tr: Mapping[str, Transport] = build_transports(cfg) if transports is None else transports

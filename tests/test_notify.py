@@ -19,6 +19,7 @@ from monitor.config import Config, ConsoleConfig, OutboxConfig, QuietHours, Slac
 from monitor.models import Event
 from monitor.notify import (
     ConsoleTransport,
+    DrainSummary,
     SlackTransport,
     build_transports,
     drain,
@@ -379,3 +380,16 @@ def test_killed_between_send_and_mark_delivers_once(tmp_path: Path, slack: Slack
     with Store(tmp_path / "m.db") as store:
         row = store.outbox_rows()[0]
         assert row["status"] == "sent" and row["remote_id"] == slack.messages[0].ts
+
+
+def test_only_one_sender_drains_a_store_at_a_time(tmp_path: Path) -> None:
+    from monitor.notify import sender_lock
+
+    with Store(tmp_path / "m.db") as store, Store(tmp_path / "m.db") as other:
+        with sender_lock(other) as acquired:
+            assert acquired
+            with sender_lock(store) as second:
+                assert not second
+            assert drain(store, Config()) == DrainSummary()  # skipped, nothing touched
+        with sender_lock(store) as again:
+            assert again  # released with its holder
