@@ -377,7 +377,7 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
             text = full or row["full_text"] or row["summary"]
             doc = Document(source=row["url"], title=row["title"], text=text, url=row["url"],
                            published=parse_iso(row["published"]), lang=row["language"],
-                           outlet=urlsplit(row["url"]).hostname)
+                           outlet=urlsplit(row["outlet_url"] or row["url"]).hostname)
             previous = _previous_text(store, row)
             def queue(events: list[Event]) -> None:
                 enqueue(store, events, cfg, now=utcnow())

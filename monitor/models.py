@@ -76,6 +76,7 @@ class Entry:
     author: str | None = None
     language: str | None = None
     link: str | None = None  # the link as the feed gave it
+    outlet_url: str | None = None  # the publisher an aggregator names (Google News <source url=...>)
 
 
 # ------------------------------------------------------------ understanding

@@ -352,4 +352,14 @@ def _normalize_one(
         author=_author(entry),
         language=_language(entry, feed_language, language),
         link=link,
+        outlet_url=_outlet_url(entry),
     )
+
+
+def _outlet_url(entry: Any) -> str | None:
+    """The publisher's site when the item names one (RSS <source url>, as Google News does)."""
+    source = entry.get("source")
+    href = source.get("href") if isinstance(source, dict) else None
+    if isinstance(href, str) and href.startswith(("http://", "https://")) and len(href) <= 2048:
+        return href.strip()
+    return None

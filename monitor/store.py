@@ -26,7 +26,7 @@ from sqlite_utils import Database, Migrations
 from monitor.errors import StoreError
 from monitor.models import Entry, FetchResult
 
-SCHEMA_VERSION = 1  # the number of migrations below; recorded in PRAGMA user_version
+SCHEMA_VERSION = 2  # the number of migrations below; recorded in PRAGMA user_version
 
 migrations = Migrations("kling-monitor")
 
@@ -244,6 +244,12 @@ def _m0001(db: Database) -> None:
     )
 
 
+@migrations(name="0002_entry_outlet")
+def _m0002(db: Database) -> None:
+    # Aggregators (Google News) host every item on their own domain; the publisher is named apart.
+    db.execute("ALTER TABLE entries ADD COLUMN outlet_url TEXT")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEntry:
     """An entry as the store returns it after an upsert: what the next stages need."""
@@ -444,11 +450,12 @@ class Store:
             if row is None:
                 cur = self.db.execute(
                     "INSERT INTO entries (url, feed, guid, title, summary, content_hash, published,"
-                    " published_from_fetch, updated, author, language, link, first_seen, last_changed)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " published_from_fetch, updated, author, language, link, outlet_url, first_seen, last_changed)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
                     [e.url, e.feed, e.guid, e.title, e.summary, content_hash, iso(e.published),
-                     int(e.published_from_fetch), iso(e.updated), e.author, e.language, e.link, now_s, now_s])
+                     int(e.published_from_fetch), iso(e.updated), e.author, e.language, e.link, e.outlet_url,
+                     now_s, now_s])
                 if cur.rowcount:
                     out.append(StoredEntry(int(cur.lastrowid or 0), e, "new", 1))
                 continue

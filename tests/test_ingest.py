@@ -291,3 +291,35 @@ def test_a_parse_worker_process_stores_what_in_process_parsing_stores(feed_serve
         results.append(([(o.name, o.status, o.new, o.error) for o in summary.outcomes], rows))
     assert results[0] == results[1]
     assert [o[:3] for o in results[1][0]] == [("a", "ok", 2), ("b", "ok", 1), ("c", "error", 0)]
+
+
+def test_aggregator_items_keep_their_publisher_as_the_outlet(feed_server: FeedServer, tmp_path: Path) -> None:
+    from monitor.ingest import process_pending
+
+    items = "".join(
+        f"<item><title>{t}</title><link>https://news.google.com/rss/articles/{i}?oc=5</link>"
+        f"<description>{d}</description><pubDate>Mon, 23 Nov 2026 0{i}:00:00 +0000</pubDate>"
+        f'<source url="{src}">{name}</source></item>'
+        for i, (t, d, src, name) in enumerate([
+            ("Kling AI valued at $18 billion - Reuters",
+             "Kuaishou's Kling AI is raising funds at an $18 billion valuation, sources said.",
+             "https://www.reuters.com", "Reuters"),
+            ("Kuaishou video unit Kling AI in talks at $18 billion valuation - Tech Daily",
+             "Kling AI, Kuaishou's video generation business, is valued at $18 billion in the new round.",
+             "https://techdaily.example", "Tech Daily"),
+        ], 1))
+    feed_server.add("/gn.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>gn</title>{items}'
+                               "</channel></rss>")
+    cfg = make_cfg(tmp_path, [("gn", feed_server.url("/gn.xml"))])
+    cfg = Config(store=cfg.store, feeds=cfg.feeds, fetch=cfg.fetch,
+                 sources=type(cfg.sources)(major=("reuters.com",)))
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        assert {r["outlet_url"] for r in store.query("SELECT outlet_url FROM entries")} == {
+            "https://www.reuters.com", "https://techdaily.example"}
+        asyncio.run(process_pending(store, cfg))
+        claims = store.query("SELECT outlet, tier FROM claims WHERE kind = 'valuation' ORDER BY id")
+        assert claims == [{"outlet": "www.reuters.com", "tier": "major"},
+                          {"outlet": "techdaily.example", "tier": "other"}]
+        (event,) = store.query("SELECT message FROM events WHERE type = 'corroborated'")
+        assert "2 sources" in event["message"]
