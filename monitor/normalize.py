@@ -315,7 +315,7 @@ def _normalize_one(
                 break
     if link is None and guid is not None and _is_url(guid):
         link = guid
-    title = _text_of(get(entry, "title"), get(entry, "title_detail"))
+    title = _strip_source_suffix(_text_of(get(entry, "title"), get(entry, "title_detail")), entry)
     if link is None and guid is None and not title:
         return None
     raw_summary, detail = _richest(entry)
@@ -354,6 +354,21 @@ def _normalize_one(
         link=link,
         outlet_url=_outlet_url(entry),
     )
+
+
+def _strip_source_suffix(title: str, entry: Any) -> str:
+    """'Kling AI raises $2bn - Reuters' -> 'Kling AI raises $2bn' when the item names Reuters as its source.
+
+    Aggregators append the publisher; left in, it makes one story's titles differ by outlet.
+    """
+    source = entry.get("source")
+    name = source.get("title") if isinstance(source, dict) else None
+    if isinstance(name, str) and name.strip():
+        for sep in (" - ", " – ", " | "):
+            suffix = f"{sep}{name.strip()}"
+            if title.endswith(suffix) and len(title) > len(suffix):
+                return title[: -len(suffix)].rstrip()
+    return title
 
 
 def _outlet_url(entry: Any) -> str | None:

@@ -315,8 +315,9 @@ def test_aggregator_items_keep_their_publisher_as_the_outlet(feed_server: FeedSe
                  sources=type(cfg.sources)(major=("reuters.com",)))
     with Store(cfg.store.path) as store:
         poll(store, cfg)
-        assert {r["outlet_url"] for r in store.query("SELECT outlet_url FROM entries")} == {
-            "https://www.reuters.com", "https://techdaily.example"}
+        assert {(r["outlet_url"], r["title"]) for r in store.query("SELECT outlet_url, title FROM entries")} == {
+            ("https://www.reuters.com", "Kling AI valued at $18 billion"),
+            ("https://techdaily.example", "Kuaishou video unit Kling AI in talks at $18 billion valuation")}
         asyncio.run(process_pending(store, cfg))
         claims = store.query("SELECT outlet, tier FROM claims WHERE kind = 'valuation' ORDER BY id")
         assert claims == [{"outlet": "www.reuters.com", "tier": "major"},
