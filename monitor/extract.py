@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -258,6 +259,8 @@ _ROLE_CUES: list[tuple[str, int, re.Pattern[str]]] = [
         r"用户|用戶|创作者|創作者|订阅|訂閱|月活|日活")),
 ]
 _MONEY_ROLES = frozenset({"valuation", "capex", "revenue", "round_size", "investment"})
+_CUE_BARRIER = re.compile(r"[,;，；、：:]")
+CUE_BARRIER_PENALTY = 12
 # "a jump of about $1.5 billion", "up 20%", "rose by 30%": a change, not a total.
 _REL_BEFORE = _lc(
     r"(?:\b(?:jump|increase|rise|growth|gain|decline|drop|decrease|fall|surge|boost|climb|hike|cut|reduction|"
@@ -290,7 +293,9 @@ _PERIOD = _lc(
     r"|\b(?P<ord>first|second|third|fourth)\s+quarter\s+(?:of\s+)?(?P<oy>20\d\d)\b"
     r"|\b(?:FY|fiscal\s+(?:year\s+)?)\s?(?P<fy>20\d\d)\b"
     r"|\b(?:for|in|during|through|throughout|of)\s+(?:the\s+)?(?:(?:full|whole)[- ]year\s+)?(?P<y>20\d\d)\b(?!\s*(?:levels?|figures?))"
-    r"|(?P<cy>20\d\d)\s*年(?:度)?(?:(?P<cq>第?[一二三四1-4]季度|上半年|下半年|全年))?")
+    r"|(?P<cy>20\d\d)\s*年(?:度)?(?:(?P<cq>第?[一二三四1-4]季度|上半年|下半年|全年))?"
+    # a quarter without its year ("in the first quarter", "第一季度"): the year comes from the publication date
+    r"|\b(?P<nq>first|second|third|fourth)[- ]quarter\b|\b(?P<bq>Q[1-4])\b|(?P<zq>第[一二三四1-4]季度|[一二三四]季度)")
 _STAGE_WORDS: list[tuple[str, re.Pattern[str]]] = [
     ("closed", _lc(r"\b(?:closed|closes|completed|completes|wrapped\s+up|finali[sz]ed)\b|完成了?(?:[^，。]{0,12})?(?:融资|融資)")),
     ("signed", _lc(r"\bsigned\b|签署|簽署|签约|簽約")),
@@ -362,7 +367,8 @@ _RIVAL_BEFORE = _lc(r"\b(?:rivals?|competitors?|competing\s+with|compete\s+with|
 _CN_INV = re.compile(
     r"由(?P<a>[^，。；：,;:]{2,80}?)(?:联合|共同|聯合)?(?:领投|領投|参投|參投|跟投|投资|投資)"
     r"|(?:投资方|投资者|投资人|投資方|投資者|领投方|跟投方|参投方)(?:包括|包含|为|為|有|是|：|:)(?P<b>[^。；;]{2,120})"
-    r"|(?:^|[，,；;。！？\n])(?P<c>[^，。；：,;:由]{2,12}?)(?:联合|共同|聯合)?(?:领投|領投|参投|參投|跟投)"
+    r"|(?:^|[，,；;。！？\n])(?P<c>[^，。；：,;:由]{2,12}?)(?:联合|共同|聯合)?(?:领投|領投|参投|參投|跟投"
+    r"|(?:均有|均|亦有|也有|亦|也)?(?:参与|參與)(?:了)?(?:本轮|本輪|此轮|此輪)?(?:投资|投資|融资|融資)?(?=[，。；,;]|$)|入股)"
 )
 _CN_SPLIT = re.compile(r"、|，|,|以及|和|及|与|與")
 
@@ -485,8 +491,20 @@ def _list_items(span: str, backward: bool) -> list[str]:
     return keep
 
 
+# "Alibaba Cloud said it would host Kling models": reported intent is news, not a hedge.
+_REPORTED_FUTURE = re.compile(r"\b(?:said|says|announced|confirmed|stated|told\s+\w+)\b[^.;?!]{0,60}?\b(would)\b")
+
+
+def _unhedge_reported(low: str) -> str:
+    """Blank the 'would' of reported speech (same length, offsets unchanged) before the hedge check."""
+    if "would" not in low:
+        return low
+    return _REPORTED_FUTURE.sub(lambda m: m.group(0)[: m.start(1) - m.start()] + " " * len(m.group(1)), low)
+
+
 def _is_speculative(s: str, low: str) -> bool:
-    return _first(_SPECULATIVE, low) is not None or ("may" in low and _MAY.search(s) is not None)
+    return (_first(_SPECULATIVE, _unhedge_reported(low)) is not None
+            or ("may" in low and _MAY.search(s) is not None))
 
 
 # ---------------------------------------------------------------- the extractor
@@ -502,6 +520,7 @@ class _Ctx:
     mention_starts: list[int]
     watch: Watchlist
     wre: _WatchRegex
+    published: datetime | None = None
 
     def sent_index(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
@@ -516,7 +535,8 @@ class _Ctx:
         return self.mentions[i - 1].entity if i > 0 else None
 
 
-def _build_ctx(text: str, mentions: tuple[Mention, ...], watch: Watchlist) -> _Ctx:
+def _build_ctx(text: str, mentions: tuple[Mention, ...], watch: Watchlist,
+               published: datetime | None = None) -> _Ctx:
     sents = []
     low = lower_same_length(text)
     for s, e in split_sentences(text):
@@ -524,7 +544,7 @@ def _build_ctx(text: str, mentions: tuple[Mention, ...], watch: Watchlist) -> _C
         sents.append(_Sentence(s, e, st, sl, _is_speculative(st, sl), _first(_ATTRIBUTED, sl) is not None))
     return _Ctx(
         text=text, low=low, sents=sents, starts=[s.start for s in sents], mentions=mentions,
-        mention_starts=[m.start for m in mentions], watch=watch, wre=_watch_regex(watch),
+        mention_starts=[m.start for m in mentions], watch=watch, wre=_watch_regex(watch), published=published,
     )
 
 
@@ -549,6 +569,8 @@ def _role_for(a: Amount, sent: _Sentence, others: list[Amount], ctx: _Ctx) -> st
             if any(lo <= o.start - sent.start < hi and o.unit == a.unit for o in others if o is not a):
                 continue  # another figure of the same sort is closer to this cue
             score = dist + penalty
+            if _CUE_BARRIER.search(sent.low, lo, hi):
+                score += CUE_BARRIER_PENALTY  # a cue across a comma governs its own clause, not this figure
             if best is None or score < best[0]:
                 best = (score, role)
     if best is None:
@@ -588,11 +610,37 @@ def _subject_for(kind: str, a: Amount, sent: _Sentence, ctx: _Ctx, round_subject
 _GROUP_WORDS = _lc(r"\b(?:the\s+(?:company|group|firm|parent)(?:'s|’s)?|group-wide|company-wide)\b|集团|公司")
 
 
-def _period(sent: _Sentence, a: Amount) -> str | None:
+_ZH_DIGIT = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+def _bare_quarter(m: re.Match[str], published: datetime | None) -> str:
+    """'Q1 2026' for a quarter named without its year: the latest such quarter ended by publication.
+
+    Earnings coverage names the quarter just reported ("first-quarter revenue" in May 2026 is
+    Q1 2026; "fourth quarter" in March 2026 is Q4 2025). Without a date, just 'Q1'.
+    """
+    if m.group("nq"):
+        n = ["first", "second", "third", "fourth"].index(m.group("nq").lower()) + 1
+    elif m.group("bq"):
+        n = int(m.group("bq")[1])
+    else:
+        n = _ZH_DIGIT[m.group("zq").strip("第季度")]
+    if published is None:
+        return f"Q{n}"
+    year = published.year
+    quarter_end_month = 3 * n
+    if (published.month, published.day) <= (quarter_end_month, 31 if quarter_end_month in (3, 12) else 30):
+        year -= 1  # that quarter has not ended yet this year: the text means last year's
+    return f"Q{n} {year}"
+
+
+def _period(sent: _Sentence, a: Amount, published: datetime | None = None) -> str | None:
     best: tuple[int, str] | None = None
     pos = a.start - sent.start
     for m in _hits(_PERIOD, sent.low):
-        if m.group("qq"):
+        if m.group("nq") or m.group("bq") or m.group("zq"):
+            p = _bare_quarter(m, published)
+        elif m.group("qq"):
             q = m.group("qq").upper()
             q = f"Q{q[0]}" if q.endswith("Q") else q
             p = f"{q} {m.group('qy')}"
@@ -634,7 +682,8 @@ def _figure_speculative(sent: _Sentence, a: Amount) -> bool:
     hi_m = _CLAUSE_BREAK.search(sent.text, re_)
     hi = hi_m.start() if hi_m else len(sent.text)
     clause_low, clause = sent.low[lo:hi], sent.text[lo:hi]
-    return _first(_SPECULATIVE, clause_low) is not None or ("may" in clause_low and _MAY.search(clause) is not None)
+    return (_first(_SPECULATIVE, _unhedge_reported(clause_low)) is not None
+            or ("may" in clause_low and _MAY.search(clause) is not None))
 
 
 def _clause(sent: _Sentence, rs: int, re_: int) -> str:
@@ -716,7 +765,7 @@ def _facts(ctx: _Ctx) -> list[Fact]:
                 value_usd=a.value_usd,
                 qualifier=a.qualifier,
                 range_high=a.range_high,
-                period=_period(sent, a) if kind in ("capex", "revenue", "users", "other") else None,
+                period=_period(sent, a, ctx.published) if kind in ("capex", "revenue", "users", "other") else None,
                 quote=sent.text.strip(),
                 start=a.start,
                 end=a.end,
@@ -731,7 +780,7 @@ def _facts(ctx: _Ctx) -> list[Fact]:
 def _dedupe_facts(facts: list[Fact]) -> list[Fact]:
     """One fact per claim; an unclassified repeat of a classified figure ('the three billion dollars') is dropped."""
     classified = {(f.unit, round(f.value, 2)) for f in facts if f.kind != "other"}
-    seen: set[tuple[object, ...]] = set()
+    seen: dict[tuple[object, ...], int] = {}
     out: list[Fact] = []
     for f in facts:
         if f.speculative:
@@ -740,8 +789,13 @@ def _dedupe_facts(facts: list[Fact]) -> list[Fact]:
             continue
         key = (f.kind, f.subject, f.unit, round(f.value, 2), f.range_high, f.qualifier, f.period)
         if key in seen:
+            first = out[seen[key]]
+            if first.value_usd is None and f.value_usd is not None:
+                # "tops 150 million yuan" in the headline, "150 million yuan ($20.8 million)" below: one
+                # fact, which keeps the conversion the text gave
+                out[seen[key]] = replace(first, value_usd=f.value_usd, alt_value=f.alt_value, alt_unit=f.alt_unit)
             continue
-        seen.add(key)
+        seen[key] = len(out)
         out.append(f)
     return out
 
@@ -905,7 +959,7 @@ def extract(doc: Document, watch: Watchlist | None = None) -> Extraction:
     match = match_text(text, w)
     if not match.relevant:
         return Extraction(source=doc.source, relevant=False, entities=())
-    ctx = _build_ctx(text, match.mentions, w)
+    ctx = _build_ctx(text, match.mentions, w, doc.published)
     facts = _dedupe_facts(_facts(ctx))
     investors = _investors(ctx)
     clouds = _cloud_partners(ctx)

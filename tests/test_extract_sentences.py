@@ -8,6 +8,8 @@ hedges, people named Kling, Klingon) are rows with [].
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from monitor.extract import extract, format_table, split_sentences
@@ -413,3 +415,60 @@ def test_conversion_keeps_the_second_currency(text: str, unit: str, value: float
 
     facts = extract(Document(source="t", title="", text=text)).facts
     assert [(f.unit, f.value, f.alt_unit, f.alt_value) for f in facts] == [(unit, value, alt_unit, alt_value)]
+
+
+@pytest.mark.parametrize(
+    ("text", "published", "expected"),
+    [
+        # a quarter without its year takes the latest such quarter ended by the publication date
+        ("Kuaishou's first-quarter revenue rose 10.9% to 32.6 billion yuan.", datetime(2025, 5, 27, tzinfo=UTC),
+         [("revenue", "Kuaishou", 3.26e10, "Q1 2025")]),
+        ("Kuaishou said fourth quarter revenue was RMB 35.4 billion.", datetime(2026, 3, 20, tzinfo=UTC),
+         [("revenue", "Kuaishou", 3.54e10, "Q4 2025")]),
+        ("快手第一季度总收入为326亿元。", datetime(2025, 5, 27, tzinfo=UTC),
+         [("revenue", "Kuaishou", 3.26e10, "Q1 2025")]),
+        ("Kuaishou's Q2 revenue reached RMB 35 billion.", None, [("revenue", "Kuaishou", 3.5e10, "Q2")]),
+        # cue across a comma governs its own clause: the round, then the valuation
+        ("可灵AI已完成新一轮融资，融资金额约20亿美元，投后估值约180亿美元。", None,
+         [("round_size", "Kling", 2e9, None), ("valuation", "Kling", 1.8e10, None)]),
+        ("快手旗下可靈AI據報已完成新一輪融資，集資約20億美元，估值約180億美元。", None,
+         [("round_size", "Kling", 2e9, None), ("valuation", "Kling", 1.8e10, None)]),
+    ],
+)
+def test_periods_and_clause_cues(text: str, published: datetime | None,
+                                 expected: list[tuple[str, str, float, str | None]]) -> None:
+    from monitor.extract import extract
+    from monitor.models import Document
+
+    facts = extract(Document(source="t", title="", text=text, published=published)).facts
+    assert [(f.kind, f.subject, f.value, f.period) for f in facts] == expected
+
+
+def test_headline_and_body_give_one_fact_with_the_body_conversion() -> None:
+    from monitor.extract import extract
+    from monitor.models import Document
+
+    doc = Document(source="t", title="Kling AI revenue tops 150 million yuan",
+                   text="Kuaishou said revenue from Kling AI exceeded 150 million yuan ($20.8 million).")
+    assert [(f.kind, f.value, f.unit, f.value_usd) for f in extract(doc).facts] == [
+        ("revenue", 1.5e8, "CNY", 2.08e7)]
+
+
+@pytest.mark.parametrize(
+    ("text", "investors", "partners"),
+    [
+        ("Alibaba Cloud said last month that it would host Kling models on its platform for overseas developers.",
+         [], ["Alibaba Cloud"]),
+        ("Alibaba Cloud could host Kling models on its platform.", [], []),
+        ("Kuaishou said it would pick Alibaba Cloud to host Kling models if regulators approve.", [], []),
+        ("快手旗下可靈AI據報已完成新一輪融資，集資約20億美元。騰訊及阿里巴巴均有參與。", ["Tencent", "Alibaba"], []),
+        ("可灵AI完成新一轮融资，腾讯、阿里巴巴参与了本轮融资。", ["Tencent", "Alibaba"], []),
+        ("可灵AI推出新模型，腾讯也参与了竞争。", [], []),
+    ],
+)
+def test_reported_intent_and_chinese_participation(text: str, investors: list[str], partners: list[str]) -> None:
+    from monitor.extract import extract
+    from monitor.models import Document
+
+    ex = extract(Document(source="t", title="", text=text))
+    assert (list(ex.investors), list(ex.cloud_partners)) == (investors, partners)
