@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import lru_cache
 
 from monitor.figures import Amount, scan_amounts
