@@ -201,6 +201,20 @@ class Decision:
     conflict_factor: float | None = None
 
 
+UNANNOUNCED_KINDS = frozenset({"other"})
+
+
+def _floor_raised(claim: Claim, basis: Sequence[Claim], mode: str | None, tolerance: float) -> bool:
+    """'More than 45M users' after only 'more than 22M' is known: consistent, but the figure moved."""
+    if mode is None or not basis or any(p.qualifier != "at_least" for p in basis):
+        return False
+    if claim.qualifier not in ("at_least", "exact", "approx"):
+        return False
+    new_floor = headline_value(claim, mode)
+    known = [v for v in (headline_value(p, mode) for p in basis) if v is not None]
+    return new_floor is not None and bool(known) and new_floor > max(known) * (1 + tolerance)
+
+
 def decide(claim: Claim, prior: Sequence[Claim], *, tolerance: float, conflict_factor: float,
            implied: Implied | None = None) -> Decision:
     """Judge one new claim against its group's earlier claims (pure; see the module docstring)."""
@@ -231,6 +245,9 @@ def decide(claim: Claim, prior: Sequence[Claim], *, tolerance: float, conflict_f
             delta = (xv - pv) / pv
     known_stage = max((STAGE_RANK.get(p.stage, 0) for p in prior), default=0)
     stage_moved = STAGE_RANK.get(claim.stage, 0) > known_stage >= STAGE_RANK["filed"]
+    if consistent and _floor_raised(claim, basis, mode, tolerance):
+        return Decision("revised_figure", "lower bound raised", claim, previous=prev, delta=delta,
+                        against=tuple(basis), consensus=cons_value, mode=mode)
     if consistent and not stage_moved:
         return Decision("corroborated", "consistent within tolerance or known bounds", claim, previous=prev,
                         against=tuple(consistent), consensus=cons_value, mode=mode)
@@ -540,6 +557,12 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
             # speculation is kept but never judged; a stake beside a round is a term of that round
             for c in group:
                 _store_claim(store, replace(c, decision="speculative" if c.speculative else "part"), ctx)
+            continue
+        if kind in UNANNOUNCED_KINDS:
+            # a figure the extractor could not tie to a tracked measure (an estimate, a profit, a
+            # turnover) stays in the ledger's history but is nobody's news
+            for c in group:
+                _store_claim(store, replace(c, decision="recorded"), ctx)
             continue
         if all(store.has_claim(c.key) for c in group):
             continue  # this document was judged before: never decide (or announce) twice

@@ -198,3 +198,26 @@ def test_history_table() -> None:
     assert lines[1].split() == ["date", "outlet", "tier", "value", "qualifier", "stage", "decision", "quote"]
     assert "36kr.com" in lines[3] and "~$2.8B" in lines[3] and "committed" in lines[3]
     assert format_history([]) == "(no claims)"
+
+
+def test_a_raised_lower_bound_is_a_revision_not_a_corroboration() -> None:
+    base = dict(subject="Kling", kind="users", unit="count", qualifier="at_least", stage="reported")
+    first = Claim(value=22e6, doc="a", outlet="a.example", **base)  # type: ignore[arg-type]
+    again = Claim(value=22.5e6, doc="b", outlet="b.example", **base)  # type: ignore[arg-type]
+    higher = Claim(value=45e6, doc="c", outlet="c.example", **base)  # type: ignore[arg-type]
+    assert decide(again, [first], tolerance=0.05, conflict_factor=5).type == "corroborated"
+    d = decide(higher, [first, again], tolerance=0.05, conflict_factor=5)
+    assert (d.type, d.rule) == ("revised_figure", "lower bound raised")
+
+
+def test_unclassified_figures_are_recorded_but_never_announced(tmp_path: Path) -> None:
+    from monitor.config import Config
+    from monitor.pipeline import process_document
+
+    doc = Document(source="x", title="Kuaishou shares", url="https://news.example.com/k",
+                   text="Kuaishou said adjusted net profit rose 4.4% to 4.58 billion yuan.")
+    with Store(tmp_path / "m.db") as store:
+        result = process_document(store, doc, Config())
+        assert result.relevant and result.events == []
+        assert [(r["kind"], r["decision"]) for r in store.query("SELECT kind, decision FROM claims")] == [
+            ("other", "recorded")]
