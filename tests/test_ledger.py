@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from monitor.config import Config, LedgerConfig, SourcesConfig
 from monitor.ledger import Claim, Implied, decide, format_history, history, record_extraction
 from monitor.models import Document, Event, Extraction, Fact, ProductMove
