@@ -934,8 +934,17 @@ def _product_moves(ctx: _Ctx) -> list[ProductMove]:
             if (kind, key) in keys:
                 continue
             keys.add((kind, key))
-            moves.append((m.start(), ProductMove(kind=kind, what=what[:200], quote=sent.text.strip())))
+            moves.append((m.start(), ProductMove(kind=kind, what=_tidy_clause(what)[:200], quote=sent.text.strip())))
     return [mv for _, mv in sorted(moves, key=lambda x: x[0])]
+
+
+_LEADING_JOINER = re.compile(r"^(?:and|but|while|as|also|then|，|,|;|而且|并且|並且|并|並|同时|同時)\s*", re.I)
+
+
+def _tidy_clause(what: str) -> str:
+    """'and cut the price of ...' -> 'Cut the price of ...': a clause lifted out of its sentence."""
+    what = _LEADING_JOINER.sub("", what.strip(), count=1).strip()
+    return what[:1].upper() + what[1:] if what[:1].isascii() else what
 
 
 def _statuses(ctx: _Ctx) -> list[str]:
