@@ -239,7 +239,9 @@ _ATTRIBUTED = _lc(
 # ---------------------------------------------------------------- roles
 
 _ROLE_CUES: list[tuple[str, int, re.Pattern[str]]] = [
-    ("valuation", 0, _lc(r"\b(?:valuations?|valued\s+at|post-money|pre-money|market\s+value\s+of)\b|估值|評価額|기업\s*가치")),
+    ("valuation", 0, _lc(r"\b(?:valuations?|valued\s+at|post-money|pre-money|market\s+value\s+of|"
+                         r"avaliad[ao]s?|avalia[çc][ãa]o|valoraci[oó]n|valorad[ao]|valuad[ao]|bewertet|bewertung)\b"
+                         r"|估值|評価額|기업\s*가치")),
     ("capex", 0, _lc(r"\b(?:capital\s+expenditures?|capital\s+spending|capex)\b|资本开支|资本支出|資本開支|資本支出")),
     ("revenue", 0, _lc(
         r"\b(?:revenues?|annuali[sz]ed\s+revenue(?:\s+run[- ]rate)?|run[- ]rate|turnover|sales)\b|\bARR\b|"
@@ -247,7 +249,8 @@ _ROLE_CUES: list[tuple[str, int, re.Pattern[str]]] = [
     ("round_size", 0, _lc(
         r"\b(?:rais(?:e|es|ed|ing)|round|financings?|funding|fund-?rais(?:e|ing)|inject(?:s|ed|ing|ion)?|"
         r"capped\s+at|tranches?|series\s+[a-f]|capital\s+increase|capital\s+injection|bringing\s+in|"
-        r"brought\s+in|secured|rodada|financiamento|ronda|financiaci[oó]n|levantou|recaud[oó]|"
+        r"brought\s+in|secured|rodada|financiamento|ronda|financiaci[oó]n|levantou|recaud[oó]|recauda|"
+        r"capta|captou|captar|capta[çc][ãa]o|levanta|levantar|"
         r"finanzierungsrunde)\b|融资|融資|募资|募資|注资|注資|增资|增資|集资|集資|轮|輪|資金調達|투자\s*유치|투자를\s*유치")),
     ("round_size", 45, _lc(r"\binvestors\b|投资方|投资者")),
     ("investment", 0, _lc(r"\b(?:invest(?:s|ed|ing)?|investment|contribut(?:es|ed|ing))\b|投资了?|出资")),
@@ -261,6 +264,7 @@ _ROLE_CUES: list[tuple[str, int, re.Pattern[str]]] = [
 _MONEY_ROLES = frozenset({"valuation", "capex", "revenue", "round_size", "investment"})
 _CUE_BARRIER = re.compile(r"[,;，；、：:]")
 CUE_BARRIER_PENALTY = 12
+CUE_INTRODUCES = 6  # a cue followed within this many characters by a figure belongs to that figure
 # "a jump of about $1.5 billion", "up 20%", "rose by 30%": a change, not a total.
 _REL_BEFORE = _lc(
     r"(?:\b(?:jump|increase|rise|growth|gain|decline|drop|decrease|fall|surge|boost|climb|hike|cut|reduction|"
@@ -562,6 +566,9 @@ def _role_for(a: Amount, sent: _Sentence, others: list[Amount], ctx: _Ctx) -> st
                 dist = rel_s - ce
                 lo, hi = ce, rel_s
             elif cs >= rel_e:
+                if any(0 <= o.start - sent.start - ce <= CUE_INTRODUCES and o.is_money == a.is_money
+                       and (o.is_money or o.unit == a.unit) for o in others if o is not a):
+                    continue  # "... at a valuation of $15 billion": the cue introduces the next figure
                 dist = cs - rel_e
                 lo, hi = rel_e, cs
             else:

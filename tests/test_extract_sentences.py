@@ -472,3 +472,27 @@ def test_reported_intent_and_chinese_participation(text: str, investors: list[st
 
     ex = extract(Document(source="t", title="", text=text))
     assert (list(ex.investors), list(ex.cloud_partners)) == (investors, partners)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a cue that introduces the next figure does not claim the one before it
+        ("Kling is in talks to raise about $1 billion at a valuation of $15 billion to $20 billion, people said.",
+         [("round_size", 1e9, "approx", None), ("valuation", 1.5e10, "range", 2e10)]),
+        ("Kling AI raised $500 million at a $10 billion valuation.",
+         [("round_size", 5e8, "exact", None), ("valuation", 1e10, "exact", None)]),
+        # Portuguese and Spanish valuation words, decimal commas
+        ("A Kling AI, da Kuaishou, capta US$ 2,8 bilhões e é avaliada em US$ 18 bilhões.",
+         [("round_size", 2.8e9, "exact", None), ("valuation", 1.8e10, "exact", None)]),
+        ("Kling AI, de Kuaishou, recauda US$ 500 millones y fue valorada en US$ 18 mil millones.",
+         [("round_size", 5e8, "exact", None), ("valuation", 1.8e10, "exact", None)]),
+    ],
+)
+def test_cues_that_introduce_figures_and_other_languages(text: str, expected: list[tuple[str, float, str, float | None]]
+                                                         ) -> None:
+    from monitor.extract import extract
+    from monitor.models import Document
+
+    facts = extract(Document(source="t", title="", text=text)).facts
+    assert [(f.kind, f.value, f.qualifier, f.range_high) for f in facts] == expected
