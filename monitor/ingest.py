@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import time
@@ -390,14 +391,21 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                                          entities=list(result.extraction.entities) if result.extraction else [],
                                          facts=result.extraction.to_json() if result.extraction else None,
                                          full_text=full)
+            except sqlite3.OperationalError:
+                raise  # the store is busy or unwritable: not this entry's fault; the next tick retries
             except Exception as exc:  # noqa: BLE001 - one poison entry must not block the ones after it
-                # The transaction rolled back: no claims, no events. Record the failure on the entry
-                # so it is not retried every tick; the text is kept for a later re-run.
-                log.exception("process: entry %s (%s) failed: %s", row["id"], row["url"], exc)
+                # The transaction rolled back: no claims, no events. Count the failure on the entry;
+                # after POISON_AFTER passes it is set aside so it stops failing every tick.
+                attempts = _failed_attempts(row) + 1
+                failure = {"error": f"process: {type(exc).__name__}: {exc}", "attempts": attempts}
+                log.exception("process: entry %s (%s) failed (attempt %d of %d): %s", row["id"], row["url"],
+                              attempts, POISON_AFTER, exc)
                 with store.atomic():
-                    store.mark_processed(row["id"], row["version"], relevant=False, entities=[],
-                                         facts={"error": f"process: {type(exc).__name__}: {exc}"},
-                                         full_text=full)
+                    if attempts >= POISON_AFTER:
+                        store.mark_processed(row["id"], row["version"], relevant=False, entities=[],
+                                             facts=failure, full_text=full)
+                    else:
+                        store.record_process_failure(row["id"], failure)
                 continue
             n_relevant += int(result.relevant)
             n_events += len(result.events)
@@ -405,6 +413,19 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
         if own:
             await fetcher.__aexit__(None, None, None)
     return ProcessSummary(len(rows), n_relevant, n_events, len(pages))
+
+
+POISON_AFTER = 3  # passes an entry may fail before it is set aside
+
+
+def _failed_attempts(row: dict[str, Any]) -> int:
+    import json
+
+    try:
+        facts = json.loads(row["facts"]) if row["facts"] else None
+    except ValueError:
+        return 0
+    return int(facts.get("attempts", 0)) if isinstance(facts, dict) and "error" in facts else 0
 
 
 def _fetchable(url: str) -> bool:

@@ -298,9 +298,26 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[Store]:
-        """One transaction (nested calls become savepoints)."""
-        with self._lock, self.db.atomic():
-            yield self
+        """One write transaction (nested calls become savepoints).
+
+        BEGIN IMMEDIATE takes the write lock up front, waiting up to busy_timeout. A deferred
+        BEGIN that reads first and writes later fails at once with "database is locked" when
+        another connection (another daemon thread, a CLI command) committed in between.
+        """
+        with self._lock:
+            if self.db.conn.in_transaction:
+                with self.db.atomic():  # a savepoint inside the caller's transaction
+                    yield self
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
@@ -512,6 +529,10 @@ class Store:
             " full_text = coalesce(?, full_text) WHERE id = ?",
             [version, int(relevant), json.dumps(entities, ensure_ascii=False),
              json.dumps(facts, ensure_ascii=False) if facts is not None else None, full_text, entry_id])
+
+    def record_process_failure(self, entry_id: int, failure: dict[str, Any]) -> None:
+        """Note a failed understanding pass without marking the entry processed (it is retried)."""
+        self.db.execute("UPDATE entries SET facts = ? WHERE id = ?", [json.dumps(failure), entry_id])
 
     # ------------------------------------------------------------ full-text page cache
 

@@ -126,7 +126,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_sends_once(tmp_path: Path,
     # Every story produced its alert (each has a figure no other story has).
     event_docs = {r[0] for r in execute(db, "SELECT doc FROM events")}
     urls = {r[0] for r in execute(db, "SELECT url FROM entries")}
-    assert urls <= event_docs, f"stories without an event: {sorted(urls - event_docs)} {why}"
+    silent = sorted(urls - event_docs)
+    details = [execute(db, "SELECT url, version, processed_version, relevant, facts FROM entries WHERE url = ?",
+                       (u,)) for u in silent]
+    assert not silent, f"stories without an event: {details} {why}"
 
     # Exactly once: one Slack message per Slack outbox row, and nothing else.
     rows = execute(db, "SELECT transport, idempotency_key, status FROM outbox")

@@ -80,3 +80,48 @@ def test_prune_drops_old_text_and_logs_but_keeps_entries() -> None:
         assert (len(kept["summary"]), kept["full_text"], kept["relevant"]) == (500, None, 1)
         store.optimize(vacuum=True)
         assert store.integrity_check() == "ok"
+
+
+def test_a_write_transaction_waits_for_another_writer_instead_of_failing(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    path = tmp_path / "m.db"
+    with Store(path) as a, Store(path) as b:
+        a.set_meta("k", "0")
+        started, done = threading.Event(), threading.Event()
+        errors: list[BaseException] = []
+
+        def writer() -> None:
+            with a.atomic():
+                a.set_meta("k", "a")
+                started.set()
+                time.sleep(0.3)
+
+        def reader_then_writer() -> None:
+            started.wait(5)
+            try:
+                with b.atomic():
+                    value = b.get_meta("k")  # reads first...
+                    b.set_meta("k", f"{value}+b")  # ...then writes: must not fail with "database is locked"
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            done.set()
+
+        threads = [threading.Thread(target=writer), threading.Thread(target=reader_then_writer)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert errors == [] and done.is_set()
+        assert a.get_meta("k") == "a+b"
+
+
+def test_nested_atomic_rolls_back_only_the_inner_part() -> None:
+    with Store() as store:
+        with store.atomic():
+            store.set_meta("outer", "1")
+            with pytest.raises(RuntimeError), store.atomic():
+                store.set_meta("inner", "1")
+                raise RuntimeError("inner failure")
+        assert (store.get_meta("outer"), store.get_meta("inner")) == ("1", None)
