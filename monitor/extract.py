@@ -299,7 +299,9 @@ _PERIOD = _lc(
     r"|\b(?:for|in|during|through|throughout|of)\s+(?:the\s+)?(?:(?:full|whole)[- ]year\s+)?(?P<y>20\d\d)\b(?!\s*(?:levels?|figures?))"
     r"|(?P<cy>20\d\d)\s*年(?:度)?(?:(?P<cq>第?[一二三四1-4]季度|上半年|下半年|全年))?"
     # a quarter without its year ("in the first quarter", "第一季度"): the year comes from the publication date
-    r"|\b(?P<nq>first|second|third|fourth)[- ]quarter\b|\b(?P<bq>Q[1-4])\b|(?P<zq>第[一二三四1-4]季度|[一二三四]季度)")
+    r"|\b(?P<nq>first|second|third|fourth)[- ]quarter\b|\b(?P<bq>Q[1-4])\b|(?P<zq>第[一二三四1-4]季度|[一二三四]季度)"
+    r"|\b(?:three|3)[- ]months?\s+(?:ended|ending|to)\s+(?P<tm>march|june|september|december)\s+3[01]\b"
+    r"(?:,?\s+(?P<tmy>20\d\d))?")
 _STAGE_WORDS: list[tuple[str, re.Pattern[str]]] = [
     ("closed", _lc(r"\b(?:closed|closes|completed|completes|wrapped\s+up|finali[sz]ed)\b|完成了?(?:[^，。]{0,12})?(?:融资|融資)")),
     ("signed", _lc(r"\bsigned\b|签署|簽署|签约|簽約")),
@@ -626,7 +628,11 @@ def _bare_quarter(m: re.Match[str], published: datetime | None) -> str:
     Earnings coverage names the quarter just reported ("first-quarter revenue" in May 2026 is
     Q1 2026; "fourth quarter" in March 2026 is Q4 2025). Without a date, just 'Q1'.
     """
-    if m.group("nq"):
+    if m.group("tm"):
+        n = ["march", "june", "september", "december"].index(m.group("tm").lower()) + 1
+        if m.group("tmy"):
+            return f"Q{n} {m.group('tmy')}"
+    elif m.group("nq"):
         n = ["first", "second", "third", "fourth"].index(m.group("nq").lower()) + 1
     elif m.group("bq"):
         n = int(m.group("bq")[1])
@@ -645,7 +651,7 @@ def _period(sent: _Sentence, a: Amount, published: datetime | None = None) -> st
     best: tuple[int, str] | None = None
     pos = a.start - sent.start
     for m in _hits(_PERIOD, sent.low):
-        if m.group("nq") or m.group("bq") or m.group("zq"):
+        if m.group("nq") or m.group("bq") or m.group("zq") or m.group("tm"):
             p = _bare_quarter(m, published)
         elif m.group("qq"):
             q = m.group("qq").upper()

@@ -428,6 +428,10 @@ def test_conversion_keeps_the_second_currency(text: str, unit: str, value: float
         ("快手第一季度总收入为326亿元。", datetime(2025, 5, 27, tzinfo=UTC),
          [("revenue", "Kuaishou", 3.26e10, "Q1 2025")]),
         ("Kuaishou's Q2 revenue reached RMB 35 billion.", None, [("revenue", "Kuaishou", 3.5e10, "Q2")]),
+        ("Total revenue rose to 32.6 billion yuan at Kuaishou in the three months ended March 31.",
+         datetime(2025, 5, 27, tzinfo=UTC), [("revenue", "Kuaishou", 3.26e10, "Q1 2025")]),
+        ("Kuaishou's revenue for the three months ended September 30, 2025 was RMB 35.6 billion.", None,
+         [("revenue", "Kuaishou", 3.56e10, "Q3 2025")]),
         # cue across a comma governs its own clause: the round, then the valuation
         ("可灵AI已完成新一轮融资，融资金额约20亿美元，投后估值约180亿美元。", None,
          [("round_size", "Kling", 2e9, None), ("valuation", "Kling", 1.8e10, None)]),
