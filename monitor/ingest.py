@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -298,8 +299,6 @@ def effective_interval(feed: FeedConfig, cfg: Config, state: dict[str, Any], *,
 
 def next_poll_time(now: datetime, interval: int, skip_hours: Any) -> datetime:
     """now + interval, moved past the feed's skipHours (UTC hours it asks not to be polled in)."""
-    import json
-
     hours: set[int] = set()
     if isinstance(skip_hours, str):
         try:
@@ -419,8 +418,6 @@ POISON_AFTER = 3  # passes an entry may fail before it is set aside
 
 
 def _failed_attempts(row: dict[str, Any]) -> int:
-    import json
-
     try:
         facts = json.loads(row["facts"]) if row["facts"] else None
     except ValueError:
