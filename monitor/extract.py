@@ -240,6 +240,7 @@ _ATTRIBUTED = _lc(
 
 _ROLE_CUES: list[tuple[str, int, re.Pattern[str]]] = [
     ("valuation", 0, _lc(r"\b(?:valuations?|valued\s+at|post-money|pre-money|market\s+value\s+of|"
+                         r"valu(?:es|ing)\s+(?:(?:the|its|it|a|an)\s+)?(?:[\w-]+\s+){0,3}?at|"
                          r"avaliad[ao]s?|avalia[çc][ãa]o|valoraci[oó]n|valorad[ao]|valuad[ao]|bewertet|bewertung)\b"
                          r"|估值|評価額|기업\s*가치")),
     ("capex", 0, _lc(r"\b(?:capital\s+expenditures?|capital\s+spending|capex)\b|资本开支|资本支出|資本開支|資本支出")),
@@ -251,7 +252,8 @@ _ROLE_CUES: list[tuple[str, int, re.Pattern[str]]] = [
         r"capped\s+at|tranches?|series\s+[a-f]|capital\s+increase|capital\s+injection|bringing\s+in|"
         r"brought\s+in|secured|rodada|financiamento|ronda|financiaci[oó]n|levantou|recaud[oó]|recauda|"
         r"capta|captou|captar|capta[çc][ãa]o|levanta|levantar|"
-        r"finanzierungsrunde)\b|融资|融資|募资|募資|注资|注資|增资|增資|集资|集資|轮|輪|資金調達|투자\s*유치|투자를\s*유치")),
+        r"finanzierungsrunde)\b|融资|融資|募资|募資|注资|注資|增资|增資|集资|集資|追加投资|追加投資|轮|輪|資金調達|"
+        r"투자\s*유치|투자를\s*유치")),
     ("round_size", 45, _lc(r"\binvestors\b|投资方|投资者")),
     ("investment", 0, _lc(r"\b(?:invest(?:s|ed|ing)?|investment|contribut(?:es|ed|ing))\b|投资了?|出资")),
     ("stake", 0, _lc(
@@ -295,6 +297,7 @@ _USER_NOUN_BEFORE = _lc(
 _PERIOD = _lc(
     r"\b(?P<qq>Q[1-4]|H[12]|[1-4]Q)\s*(?P<qy>20\d\d)\b"
     r"|\b(?P<ord>first|second|third|fourth)\s+quarter\s+(?:of\s+)?(?P<oy>20\d\d)\b"
+    r"|\b(?P<half>first|second)\s+half\s+(?:of\s+)?(?P<hy>20\d\d)\b"
     r"|\b(?:FY|fiscal\s+(?:year\s+)?)\s?(?P<fy>20\d\d)\b"
     r"|\b(?:for|in|during|through|throughout|of)\s+(?:the\s+)?(?:(?:full|whole)[- ]year\s+)?(?P<y>20\d\d)\b(?!\s*(?:levels?|figures?))"
     r"|(?P<cy>20\d\d)\s*年(?:度)?(?:(?P<cq>第?[一二三四1-4]季度|上半年|下半年|全年))?"
@@ -342,6 +345,13 @@ _CANONICAL = {
     "华为云": "Huawei Cloud", "華為雲": "Huawei Cloud", "火山引擎": "Volcano Engine", "baidu cloud": "Baidu AI Cloud",
     "oracle cloud": "Oracle", "vertex ai": "Google Cloud", "amazon bedrock": "AWS",
     "alibaba cloud model studio": "Alibaba Cloud",
+    # Chinese investors as English-language outlets name them, so the ledger sees one investor, not two
+    "cpe源峰": "CPE", "源峰": "CPE", "cpe源峰基金": "CPE", "国方创投": "Guofang Ventures", "國方創投": "Guofang Ventures",
+    "中关村科学城基金": "Zhongguancun Science City Fund", "中關村科學城基金": "Zhongguancun Science City Fund",
+    "中关村科学城": "Zhongguancun Science City Fund", "国科投资": "Guoke Investment", "國科投資": "Guoke Investment",
+    "芒果超媒": "Mango Excellent Media", "红杉": "HongShan",
+    "高瓴资本": "Hillhouse", "启明创投": "Qiming Venture Partners", "啟明創投": "Qiming Venture Partners",
+    "君联资本": "Legend Capital", "深创投": "Shenzhen Capital Group", "国投创业": "SDIC Venture Capital",
 }
 _SUFFIXES = re.compile(r"(?:,?\s+(?:Inc\.?|Ltd\.?|Limited|Co\.?|Corp\.?|Corporation|Holdings?|PLC|LLC|L\.P\.))+$")
 
@@ -360,7 +370,9 @@ _INV_FWD = _lc(
     r"\b(?:(?:co-)?led\s+by|backed\s+by|joined\s+by|(?:with\s+)?participation\s+(?:from|by|of)|"
     r"(?:strategic\s+)?investors?\s+(?:include|includes|included|including|such\s+as|like)|"
     r"(?:co-leads?|lead\s+investors?|(?:strategic\s+|new\s+|other\s+)?investors|backers|participants)\s*(?::|include|included|are|were)|"
-    r"lead\s+investors?|also\s+participated\s*:|participated\s*:|from\s+(?:investors\s+)?(?:including|such\s+as))\s*:?\s*")
+    r"lead\s+investors?|also\s+participated\s*:|participated\s*:|from\s+(?:investors\s+)?(?:including|such\s+as)|"
+    # "Tencent led the round alongside CPE and CITIC Securities"
+    r"(?:co-)?led\s+(?:the\s+)?(?:round|financing|funding|deal|investment)\s+(?:alongside|with|together\s+with))\s*:?\s*")
 _INV_BACK = _lc(
     r"\s+(?:(?:have|has|had|also|both|all|reportedly|will|jointly|together|each)\s+)*(?:"
     r"joined|join|participated|participate|invested|invests|co-led|co-lead|led|backed|"
@@ -373,6 +385,9 @@ _RIVAL_BEFORE = _lc(r"\b(?:rivals?|competitors?|competing\s+with|compete\s+with|
 _CN_INV = re.compile(
     r"由(?P<a>[^，。；：,;:]{2,80}?)(?:联合|共同|聯合)?(?:领投|領投|参投|參投|跟投|投资|投資)"
     r"|(?:投资方|投资者|投资人|投資方|投資者|领投方|跟投方|参投方)(?:包括|包含|为|為|有|是|：|:)(?P<b>[^。；;]{2,120})"
+    # "腾讯、CPE源峰、中信证券等担任联合领投方": a list naming its role after it
+    r"|(?:^|[，,；;。！？\n])(?P<e>[^，。；：,;:]{2,120}?)(?:担任|擔任|作为|作為|为|為)(?:联合|共同|聯合)?"
+    r"(?:领投方|領投方|领投机构|領投機構|跟投方|投资方|投資方|战略投资者|戰略投資者)"
     r"|(?:^|[，,；;。！？\n])(?P<c>[^，。；：,;:由]{2,12}?)(?:联合|共同|聯合)?(?:领投|領投|参投|參投|跟投"
     r"|(?:均有|均|亦有|也有|亦|也)?(?:参与|參與)(?:了)?(?:本轮|本輪|此轮|此輪)?(?:投资|投資|融资|融資)?(?=[，。；,;]|$)|入股)"
 )
@@ -657,6 +672,8 @@ def _period(sent: _Sentence, a: Amount, published: datetime | None = None) -> st
             q = m.group("qq").upper()
             q = f"Q{q[0]}" if q.endswith("Q") else q
             p = f"{q} {m.group('qy')}"
+        elif m.group("half"):
+            p = f"H{1 if m.group('half').lower() == 'first' else 2} {m.group('hy')}"
         elif m.group("ord"):
             p = f"Q{['first', 'second', 'third', 'fourth'].index(m.group('ord').lower()) + 1} {m.group('oy')}"
         elif m.group("fy"):
@@ -854,9 +871,11 @@ def _investors(ctx: _Ctx) -> list[str]:
             si = ctx.sent_index(m.start())
             if ctx.sents[si].speculative:
                 continue
-            seg = m.group("a") or m.group("b") or m.group("c") or ""
+            seg = m.group("a") or m.group("b") or m.group("c") or m.group("e") or ""
             for part in _CN_SPLIT.split(seg):
-                part = re.sub(r"(?:等|等机构|等多家机构|机构|公司|基金等)$", "", part.strip())
+                # "百度等战略投资者" -> "百度": a list's tail names the group, not another investor
+                part = re.sub(r"等(?:[^、，,]{0,8}(?:投资者|投資者|投资方|投資方|机构|機構|股东|股東))?$", "", part.strip())
+                part = re.sub(r"(?:等|等机构|等多家机构|机构|公司|基金等)$", "", part)
                 if part:
                     name = canonical_name(part)
                     if _is_name(name, aliases) and len(name) <= 30:

@@ -162,14 +162,16 @@ def _looks_like_other_name(text: str, start: int, end: int, comp: _Compiled) -> 
     if _FIRM_AFTER.match(after):
         return True
     before = text[max(0, start - 40):start]
-    m = re.search(r"([A-Za-z][\w.'’-]*)\s+$", before)
+    m = re.search(r"([A-Za-z][\w.'’-]*)(\s+)$", before)
     if m:
         prev = m.group(1)
         low = prev.lower().rstrip(".")
         if low in _TITLES:
             return True
+        sentence_end = prev.endswith((".", "!", "?")) or "\n" in m.group(2)  # "... by September. Kling ..."
         if (
-            prev[0].isupper()
+            not sentence_end
+            and prev[0].isupper()
             and low not in _NOT_FIRST_NAMES
             and not low.endswith(("'s", "’s"))
             and low not in comp.alias_entity

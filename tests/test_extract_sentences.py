@@ -500,3 +500,39 @@ def test_cues_that_introduce_figures_and_other_languages(text: str, expected: li
 
     facts = extract(Document(source="t", title="", text=text)).facts
     assert [(f.kind, f.value, f.qualifier, f.range_high) for f in facts] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "investors"),
+    [
+        ("Kling AI raised $2.8 billion. Tencent led the round alongside CPE and CITIC Securities, the filing showed.",
+         ["Tencent", "CPE", "CITIC Securities"]),
+        ("可灵AI完成融资。腾讯、CPE源峰、国方创投、中关村科学城基金、中信证券等担任联合领投方，阿里云、百度等战略投资者参与本轮融资。",
+         ["Tencent", "CPE", "Guofang Ventures", "Zhongguancun Science City Fund", "CITIC Securities",
+          "Alibaba Cloud", "Baidu"]),
+    ],
+)
+def test_investor_lists_named_before_their_role(text: str, investors: list[str]) -> None:
+    from monitor.extract import extract
+    from monitor.models import Document
+
+    assert list(extract(Document(source="t", title="", text=text)).investors) == investors
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The financing values Kling AI at roughly $18 billion after the investment.",
+         [("valuation", "Kling", 1.8e10, None)]),
+        ("Kling AI generated revenue of more than 1 billion yuan in the first half of 2026, Kuaishou said.",
+         [("revenue", "Kling", 1e9, "H1 2026")]),
+        ("可灵AI首期融资138亿元人民币，另有15名投资者将追加投资约52亿元。",
+         [("round_size", "Kling", 1.38e10, None), ("round_size", "Kling", 5.2e9, None)]),
+    ],
+)
+def test_values_at_halves_and_tranches(text: str, expected: list[tuple[str, str, float, str | None]]) -> None:
+    from monitor.extract import extract
+    from monitor.models import Document
+
+    facts = extract(Document(source="t", title="", text=text)).facts
+    assert [(f.kind, f.subject, f.value, f.period) for f in facts] == expected

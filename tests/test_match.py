@@ -102,3 +102,11 @@ def test_custom_watchlist_and_cache() -> None:
 
 def test_empty_text() -> None:
     assert match_text("", W).relevant is False
+
+
+def test_a_sentence_end_before_kling_is_not_a_first_name() -> None:
+    text = ("Kuaishou's Kling AI raised funds. The tranche is expected to close by September. "
+            "Kling generated revenue of more than 1 billion yuan.\nKling also launched an API.")
+    aliases = [(m.alias, m.start) for m in match_text(text, W).mentions]
+    assert [a for a, s in aliases if a == "Kling"] == ["Kling", "Kling"]
+    assert match_text("The new rules were signed by Sen. Kling on Monday about AI video.", W).relevant is False
