@@ -450,9 +450,16 @@ def _representative(group: Sequence[Claim]) -> Claim:
     A range is the document's own summary; otherwise the largest point wins (a tranche is
     smaller than the total it belongs to).
     """
-    def size(c: Claim) -> float:
+    # The document's own conversion for a currency ("19 billion yuan ($2.8 billion)") sizes its other
+    # figures in that currency; a figure with no known dollar size never outranks one with it.
+    rates = {c.unit: c.value_usd / c.value for c in group
+             if c.value and c.value_usd and c.unit and c.unit.upper() != "USD"}
+
+    def size(c: Claim) -> tuple[int, float]:
         f = c.usd_factor()
-        return (c.value or 0.0) * (f if f is not None else 1.0)
+        if f is None:
+            f = rates.get(c.unit)
+        return (1, (c.value or 0.0) * f) if f is not None else (0, c.value or 0.0)
     ranges = [c for c in group if c.qualifier == "range" and c.range_high is not None]
     if ranges:
         return ranges[0]
@@ -567,7 +574,9 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
         if all(store.has_claim(c.key) for c in group):
             continue  # this document was judged before: never decide (or announce) twice
         prior = [Claim.from_row(r) for r in store.group_claims(subject, kind, period)]
-        rep = _representative(live)
+        # Judge by a claim the ledger can compare: "$2.8B" says nothing against a round known only
+        # in yuan, while the same document's "19 billion yuan ($2.8 billion)" does.
+        rep = _representative([c for c in live if any(compare_mode(c, p) is not None for p in prior)] or live)
         implied = _implied_valuation(subject, claims) if kind == "valuation" else None
         d = decide(rep, prior, tolerance=cfg.ledger.tolerance, conflict_factor=cfg.ledger.conflict_factor,
                    implied=implied)

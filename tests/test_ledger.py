@@ -223,3 +223,19 @@ def test_unclassified_figures_are_recorded_but_never_announced(tmp_path: Path) -
         assert result.relevant and result.events == []
         assert [(r["kind"], r["decision"]) for r in store.query("SELECT kind, decision FROM claims")] == [
             ("other", "recorded")]
+
+
+def test_a_round_known_in_yuan_is_corroborated_by_a_dollar_report_that_converts(tmp_path: Path) -> None:
+    from monitor.pipeline import process_document
+
+    zh = Document(source="zh", url="https://36kr.example/1", title="可灵AI融资",
+                  text="快手旗下可灵AI完成新一轮融资，融资规模约190亿元，另有15名投资者将追加投资约52亿元。")
+    en = Document(source="en", url="https://wire.example/2", title="Kling AI raises $2.8 billion",
+                  text="Kuaishou's Kling AI has raised about 19 billion yuan ($2.8 billion). "
+                       "The second tranche of 5.2 billion yuan is expected to close by September.")
+    with Store(tmp_path / "m.db") as store:
+        first = process_document(store, zh, Config())
+        second = process_document(store, en, Config())
+    assert [e.type for e in first.events] == ["new_figure"]
+    assert [e.type for e in second.events] == ["corroborated"]
+    assert "~RMB 19B (~$2.8B)" in second.events[0].message
