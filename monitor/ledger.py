@@ -457,7 +457,7 @@ def _representative(group: Sequence[Claim]) -> Claim:
 
     def size(c: Claim) -> tuple[int, float]:
         f = c.usd_factor()
-        if f is None:
+        if f is None and c.unit:
             f = rates.get(c.unit)
         return (1, (c.value or 0.0) * f) if f is not None else (0, c.value or 0.0)
     ranges = [c for c in group if c.qualifier == "range" and c.range_high is not None]
