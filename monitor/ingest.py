@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +35,7 @@ from monitor.fetch import Fetcher, FetchLimits
 from monitor.models import Document, Entry, Event, FetchResult, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
-from monitor.store import Store, StoredEntry, parse_iso, utcnow
+from monitor.store import Store, parse_iso, utcnow
 
 log = logging.getLogger("monitor.ingest")
 
@@ -53,14 +53,12 @@ class FeedOutcome:
     next_poll: datetime | None = None
     elapsed: float = 0.0
     nbytes: int = 0
-    parsed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class PollSummary:
     outcomes: tuple[FeedOutcome, ...]
     elapsed: float
-    stored: tuple[StoredEntry, ...] = field(default=(), repr=False)
 
     def count(self, *statuses: str) -> int:
         return sum(1 for o in self.outcomes if o.status in statuses)
@@ -110,7 +108,6 @@ async def poll_feeds(
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     outcomes: list[FeedOutcome] = []
-    stored: list[StoredEntry] = []
     try:
         if own:
             await fetcher.__aenter__()
@@ -118,7 +115,7 @@ async def poll_feeds(
         pool = parse_pool(cfg.fetch.parse_workers, len(chosen))
         loop = asyncio.get_running_loop()
 
-        async def one(feed: FeedConfig) -> tuple[FeedOutcome, list[StoredEntry]]:
+        async def one(feed: FeedConfig) -> FeedOutcome:
             state = store.feed_state(feed.name) or {}
             result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
                                          last_modified=state.get("last_modified"))
@@ -138,16 +135,15 @@ async def poll_feeds(
 
         tasks = [asyncio.ensure_future(one(f)) for f in chosen]
         for done, fut in enumerate(asyncio.as_completed(tasks), 1):
-            outcome, new_rows = await fut
+            outcome = await fut
             outcomes.append(outcome)
-            stored.extend(new_rows)
             if progress:
                 progress(done, len(tasks), outcome)
     finally:
         if own:
             await fetcher.__aexit__(None, None, None)
     outcomes.sort(key=lambda o: o.name)
-    return PollSummary(tuple(outcomes), time.perf_counter() - started, tuple(stored))
+    return PollSummary(tuple(outcomes), time.perf_counter() - started)
 
 
 def parse_and_normalize(body: bytes, headers: dict[str, str], feed: str, language: str | None,
@@ -168,7 +164,7 @@ def body_digest(body: bytes) -> str:
 
 def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, Any], result: FetchResult,
                   *, now: datetime, parsed: tuple[ParsedFeed, list[Entry]] | None = None,
-                  ) -> tuple[FeedOutcome, list[StoredEntry]]:
+                  ) -> FeedOutcome:
     """Turn one fetch result into stored entries and the feed's next poll; never raises for bad input.
 
     `parsed` is parse_and_normalize's result when a worker process already did that work.
@@ -182,14 +178,14 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
         log.warning("feed %s: %s (failure %d, next try %s)", feed.name, result.error, errors + 1,
                     nxt.strftime("%H:%M:%SZ"))
         return FeedOutcome(feed.name, "error", error=result.error, next_poll=nxt, elapsed=result.elapsed,
-                           nbytes=result.nbytes), []
+                           nbytes=result.nbytes)
 
     interval = effective_interval(feed, cfg, state, max_age=result.max_age)
     if result.status == "not_modified":
         nxt = next_poll_time(now, interval, state.get("skip_hours"))
         with store.atomic():
             store.record_fetch(feed.name, result, at=now, next_poll=nxt)
-        return FeedOutcome(feed.name, "not_modified", next_poll=nxt, elapsed=result.elapsed), []
+        return FeedOutcome(feed.name, "not_modified", next_poll=nxt, elapsed=result.elapsed)
 
     body_hash = body_digest(result.body)
     if body_hash == state.get("body_hash"):
@@ -198,7 +194,7 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
         with store.atomic():
             store.record_fetch(feed.name, result, at=now, next_poll=nxt, body_hash=body_hash)
         return FeedOutcome(feed.name, "unchanged", next_poll=nxt, elapsed=result.elapsed,
-                           nbytes=result.nbytes), []
+                           nbytes=result.nbytes)
 
     meta, entries = parsed or parse_and_normalize(result.body, result.headers, feed.name, feed.language, now)
     if not entries and meta.bozo:
@@ -208,7 +204,7 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
             store.record_fetch(feed.name, result, at=now, next_poll=nxt, error=error)
         log.warning("feed %s: %s", feed.name, error)
         return FeedOutcome(feed.name, "error", error=error, next_poll=nxt, elapsed=result.elapsed,
-                           nbytes=result.nbytes), []
+                           nbytes=result.nbytes)
     if meta.bozo:
         log.info("feed %s: malformed but recovered %d entries (%s)", feed.name, len(entries), meta.bozo_error)
     skip_hours = meta.skip_hours or None
@@ -224,7 +220,7 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
                            skip_hours=skip_hours, publish_gap=gap, new_entries=new,
                            updated_entries=len(rows) - new)
     return FeedOutcome(feed.name, "ok", new=new, updated=len(rows) - new, next_poll=nxt,
-                       elapsed=result.elapsed, nbytes=result.nbytes, parsed=len(entries)), rows
+                       elapsed=result.elapsed, nbytes=result.nbytes)
 
 
 PARSE_POOL_MIN_FEEDS = 100  # below this a worker's start-up costs more than it saves
