@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config
-from monitor.dedupe import assign_story, doc_key, new_sentences
+from monitor.dedupe import assign_story, new_sentences
 from monitor.extract import extract
 from monitor.ledger import record_extraction, record_story_update
 from monitor.models import Document, Event, Extraction
@@ -76,11 +76,11 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
         return DocResult(doc, False, None, None, [], ex)
     now = now or datetime.now(UTC)
     with store.atomic():
-        seen_before = store.story_by_doc(doc_key(doc)) is not None
-        fresh = new_sentences(previous_text, doc.full_text) if previous_text is not None and seen_before else None
-        used = only_new(ex, doc, fresh) if fresh is not None else ex
         assignment = assign_story(store, doc, threshold=cfg.ledger.cluster_threshold, entry_id=entry_id,
                                   window=cfg.ledger.window, now=now)
+        seen_before = not assignment.is_new  # the story was clustered before: this is an update
+        fresh = new_sentences(previous_text, doc.full_text) if previous_text is not None and seen_before else None
+        used = only_new(ex, doc, fresh) if fresh is not None else ex
         feed = None
         if entry_id is not None:
             row = store.entry(entry_id)
