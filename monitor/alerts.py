@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.models import Event
-from monitor.units import amount
+from monitor.units import amount, source_name
 
 # Block Kit / chat.postMessage limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_SECTION_TEXT = 3000
@@ -91,17 +91,6 @@ def safe_url(url: str | None) -> str | None:
     # Percent-encode the characters that would end or split the link markup; escape &.
     url = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
     return url.replace("&", "&amp;")
-
-
-def outlet_of(source: str) -> str:
-    """A short human name for a source: the host without www., or a file's name."""
-    try:
-        host = urlsplit(source).hostname
-    except ValueError:
-        host = None
-    if host:
-        return host.removeprefix("www.")
-    return source.rstrip("/").rsplit("/", 1)[-1] or source
 
 
 def link(url: str | None, label: str) -> str:
@@ -203,7 +192,7 @@ def sources_line(event: Event, budget: int = MAX_SECTION_TEXT) -> str:
         if src in seen:
             continue
         seen.add(src)
-        piece = link(src, outlet_of(src))
+        piece = link(src, source_name(src))
         more = f" · and {len(event.sources) - i} more"
         if used + len(piece) + 3 + len(more) > budget:
             parts.append(more.removeprefix(" · "))

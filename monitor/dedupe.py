@@ -20,13 +20,13 @@ import unicodedata
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import numpy as np
 from datasketch import MinHash
 
 from monitor.models import Document
 from monitor.store import Store
+from monitor.units import source_name
 
 NUM_PERM = 128
 BANDS = 42
@@ -155,13 +155,7 @@ def doc_key(doc: Document) -> str:
 
 def outlet_of(doc: Document) -> str:
     """Who published it: the document's outlet, else the URL's host, else the file name."""
-    if doc.outlet:
-        return doc.outlet
-    src = doc.url or doc.source
-    host = urlsplit(src).hostname if "://" in src else None
-    if host:
-        return host.removeprefix("www.")
-    return src.replace("\\", "/").rsplit("/", 1)[-1]
+    return doc.outlet or source_name(doc.url or doc.source)
 
 
 # ------------------------------------------------------------------ assignment

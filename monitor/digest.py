@@ -35,9 +35,10 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
 
-from monitor.alerts import KIND_LABELS, TYPE_LABELS, change, comparable, format_figure, outlet_of, safe_url
+from monitor.alerts import KIND_LABELS, TYPE_LABELS, change, comparable, format_figure, safe_url
 from monitor.config import Config, DigestConfig, EmailConfig, secret
 from monitor.store import Store, iso, parse_iso
+from monitor.units import source_name
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EPOCH_META = "digest_epoch"
@@ -160,7 +161,7 @@ class Digest:
 def _sources(ev: dict[str, Any]) -> tuple[Source, ...]:
     out: list[Source] = []
     for s in dict.fromkeys(ev.get("sources") or ()):
-        out.append(Source(outlet_of(s), s if safe_url(s) else None))
+        out.append(Source(source_name(s), s if safe_url(s) else None))
     return tuple(out)
 
 

@@ -1,6 +1,8 @@
-"""How a figure is written for people: one place, so Slack, the digest and the ledger agree."""
+"""How figures and sources are written for people: one place, so Slack, the digest and the ledger agree."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 CURRENCY_PREFIX: dict[str, str] = {"USD": "$", "CNY": "RMB ", "RMB": "RMB ", "HKD": "HK$", "EUR": "€", "GBP": "£"}
 
@@ -24,3 +26,14 @@ def amount(value: float | None, unit: str | None) -> str:
         return compact(value)
     prefix = CURRENCY_PREFIX.get(u)
     return f"{prefix}{compact(value)}" if prefix else f"{compact(value)} {u}"
+
+
+def source_name(source: str) -> str:
+    """A short name for a source: a URL's host without www., else a file's name."""
+    try:
+        host = urlsplit(source).hostname if "://" in source else None
+    except ValueError:
+        host = None
+    if host:
+        return host.removeprefix("www.")
+    return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
