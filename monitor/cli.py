@@ -19,6 +19,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.errors import EXIT_FAILURE, EXIT_OK, MonitorError
+from monitor.units import text_table
 
 log = logging.getLogger("monitor")
 
@@ -211,14 +212,6 @@ def _parse_since(text: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- commands
 
 
@@ -269,7 +262,7 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
         for r in rows:
             _print_json(r)
         return EXIT_OK
-    print(_table([[r["name"], r["last_status"] or "never", r["last_success"] or "-", r["error_count"],
+    print(text_table([[r["name"], r["last_status"] or "never", r["last_success"] or "-", r["error_count"],
                    (r["last_error"] or "-")[:60], r["next_poll"] or "-",
                    r["effective_interval"] or r["interval"]] for r in rows],
                  ["feed", "status", "last success", "errors", "last error", "next poll", "interval s"]))
@@ -310,7 +303,7 @@ def cmd_entries_list(args: argparse.Namespace) -> int:
             r["facts"] = json.loads(r["facts"]) if r["facts"] else None
             _print_json(r)
         return EXIT_OK
-    print(_table([[r["published"][:16], r["feed"][:24], "*" if r["relevant"] else "", r["title"][:80]]
+    print(text_table([[r["published"][:16], r["feed"][:24], "*" if r["relevant"] else "", r["title"][:80]]
                   for r in rows], ["published", "feed", "rel", "title"]))
     return EXIT_OK
 

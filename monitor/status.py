@@ -21,6 +21,7 @@ from monitor.schedule import (
     next_digest_run,
 )
 from monitor.store import Store, iso, parse_iso, utcnow
+from monitor.units import text_table
 
 PARKED_SHOWN = 20
 MIN_STALE_AFTER = 60.0  # seconds without a heartbeat before a daemon counts as not running
@@ -151,7 +152,7 @@ def format_status(d: dict[str, Any]) -> str:
     rows = [[f["name"], f["status"] + (" (backing off)" if f["backing_off"] else ""), f["last_success"] or "-",
              str(f["error_count"]), f["next_poll"] or "-", str(f["effective_interval"]),
              (f["last_error"] or "-")[:60]] for f in d["feeds"]]
-    out.append(_table(rows, headers) if rows else "no feeds configured")
+    out.append(text_table(rows, headers) if rows else "no feeds configured")
     if d["parked"]:
         out.append("")
         out.append("parked messages (kling-monitor outbox retry ID):")
@@ -169,11 +170,3 @@ def status_json(d: dict[str, Any]) -> str:
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)

@@ -1,4 +1,4 @@
-"""How figures and sources are written for people: one place, so Slack, the digest and the ledger agree."""
+"""How figures, sources and tables are written for people: one place, so every output agrees."""
 
 from __future__ import annotations
 
@@ -37,3 +37,12 @@ def source_name(source: str) -> str:
     if host:
         return host.removeprefix("www.")
     return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
+
+
+def text_table(rows: list[list[str]], headers: list[str]) -> str:
+    """Left-aligned columns under a header and a rule, two spaces apart (CLI listings)."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
