@@ -1,0 +1,382 @@
+"""Parse stage, fast path: plain RSS 2.0 read with lxml into the dicts feedparser would build.
+
+feedparser costs about 0.3 ms per entry, most of a poll's CPU: expat calls back into Python for
+every element and feedparser's state machine runs per callback. Most news feeds are the same
+simple shape (well-formed UTF-8 RSS 2.0 whose items hold title, link, description, guid, pubDate,
+author, content:encoded, source), so this module reads that shape with lxml (in C) and applies
+feedparser's own value rules to the few fields the normalizer reads: whitespace stripping, its
+UTF-8/Latin-1 and cp1252 repairs, link clean-up, guid permalinks, content types ("looks like
+HTML"), dates through feedparser's date parser.
+
+It is a strict subset, never a second opinion: a DTD, another encoding, Atom, RSS 1.0,
+xml:base/xml:lang, an element that feedparser would map onto a field the normalizer reads (or
+whose meaning this module does not reproduce), two titles in one item... anything outside the
+subset returns None, and parse.py hands the body to feedparser as before.
+tests/test_fastfeed.py holds it to that: for every file in the shared corpus that it accepts, the
+normalized entries equal feedparser's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from feedparser.api import StrictFeedParser
+from feedparser.datetimes import _parse_date
+from feedparser.encodings import convert_to_utf8
+from feedparser.html import _cp1252
+from feedparser.mixin import _FeedParserMixin
+from feedparser.urls import _urljoin
+from lxml import etree
+
+# Parsing untrusted bytes: no DTD loading, no network, no entity expansion, libxml2's size limits.
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
+)
+
+# Namespace URI (lower case) -> feedparser's canonical prefix ('' for Atom and the RSS 0.9x/1.0 URIs).
+_PREFIXES: dict[str, str] = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
+_looks_like_html = _FeedParserMixin.looks_like_html
+
+# Bodies the fast path leaves to feedparser without parsing: DTDs and entity declarations, and
+# replacement characters (parse.py's encoding repair decides about those).
+_DECLINE_BYTES_RE = re.compile(rb"<!DOCTYPE|<!ENTITY|\xef\xbf\xbd", re.IGNORECASE)
+# Attributes named base or lang in any namespace (xml:base, xml:lang...): feedparser honours them
+# for URL resolution and content language, which the fast path does not reproduce.
+_BASE_OR_LANG = etree.XPath(
+    "boolean(//@*[translate(local-name(), 'BASELNG', 'baselng') = 'base'"
+    " or translate(local-name(), 'BASELNG', 'baselng') = 'lang'])"
+)
+_TEXT_TYPES = frozenset({"text/plain", "text/html"})
+_LINK_ENTITY_RE = re.compile("&([A-Za-z0-9_]+);")
+
+_TITLE_KEYS = frozenset({"title", "dc_title"})
+_DESCRIPTION_KEYS = frozenset({"description", "dc_description", "media_description"})
+_CONTENT_KEYS = frozenset({"content_encoded", "fullitem"})
+_AUTHOR_KEYS = frozenset({"author", "dc_creator", "dc_author", "itunes_author"})
+_DATE_KEYS: dict[str, str] = {
+    **dict.fromkeys(("pubdate", "published", "issued", "dcterms_issued"), "published"),
+    **dict.fromkeys(("updated", "modified", "lastbuilddate", "dc_date", "dcterms_modified"), "updated"),
+    **dict.fromkeys(("created", "dcterms_created"), "created"),
+}
+# Item elements whose feedparser handlers write only keys the normalizer never reads (checked
+# one by one against feedparser 6's handlers); their subtrees are still checked.
+_ITEM_IGNORABLE = frozenset(
+    {
+        "category", "comments", "enclosure", "dc_subject", "dc_rights", "dc_publisher", "expirationdate",
+        "media_content", "media_thumbnail", "media_group", "media_rating", "media_credit",
+        "media_restriction", "media_license", "media_player", "media_category", "media_keywords",
+        "itunes_image", "itunes_block", "itunes_explicit", "itunes_category", "itunes_keywords",
+        "itunes_subtitle",
+    }
+)  # fmt: skip
+# Unknown elements are stored by feedparser under their own name; these names are keys the
+# normalizer reads, so an element spelled like one could change an entry.
+_COLLIDING_KEYS = frozenset(
+    {
+        "links", "title_detail", "summary_detail", "published_parsed", "updated_parsed",
+        "created_parsed", "author_detail", "feed_language", "guidislink",
+    }
+)  # fmt: skip
+# Elements that, anywhere outside an item, would create or redirect entries.
+# (content elements too: feedparser's hasContent flag would carry into the first item)
+_CHANNEL_FORBIDDEN = frozenset(
+    {"item", "entry", "source", "channel", "feed", "rss", "body", "xhtml_body", "svg", "content",
+     "content_encoded", "fullitem"}
+)  # fmt: skip
+_HANDLED: dict[str, bool] = {}
+
+
+class _Decline(Exception):
+    """The body is outside the fast path's subset: feedparser parses it."""
+
+
+def _has_handler(key: str) -> bool:
+    known = _HANDLED.get(key)
+    if known is None:
+        known = hasattr(StrictFeedParser, "_start_" + key) or hasattr(StrictFeedParser, "_end_" + key)
+        if len(_HANDLED) < 4096:  # keys come from untrusted documents: keep the cache bounded
+            _HANDLED[key] = known
+    return known
+
+
+def _key(el: Any) -> str:
+    """The name feedparser gives an element: canonical namespace prefix + '_' + local name, lower case."""
+    tag = el.tag
+    if tag[0] != "{":
+        return str(tag).lower()
+    ns, _, local = tag[1:].partition("}")
+    lower_ns = ns.lower()
+    if "backend.userland.com/rss" in lower_ns:
+        raise _Decline
+    prefix = _PREFIXES.get(lower_ns)
+    if prefix is None:
+        prefix = el.prefix  # feedparser uses the document's prefix for namespaces it does not know
+        if prefix is None:
+            raise _Decline
+    return f"{prefix}_{local}".lower() if prefix else local.lower()
+
+
+def _elements(parent: Any) -> list[Any]:
+    return [c for c in parent if isinstance(c.tag, str)]  # comments are not elements
+
+
+def _attrs(el: Any) -> dict[str, str]:
+    return {str(k).lower(): v for k, v in el.attrib.items()}
+
+
+def _text(el: Any) -> str:
+    """The element's character data as feedparser collects it; an element with children is declined."""
+    if len(el):  # child elements or comments: feedparser's handling of those is not reproduced
+        raise _Decline
+    return el.text or ""
+
+
+def _repair(s: str) -> str:
+    """feedparser's last steps for every value: UTF-8-read-as-Latin-1 undone, cp1252 C1 codes mapped."""
+    if s.isascii():
+        return s
+    try:
+        s = s.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return s.translate(_cp1252)
+
+
+def _value(el: Any) -> str:
+    return _repair(_text(el).strip())
+
+
+def _content(el: Any, default_type: str) -> tuple[str, str]:
+    """(type, value) of a title/description/content element, as feedparser's push_content/pop type it.
+
+    Only a `type` attribute naming text or HTML is reproduced; base64 modes and XML types decline.
+    """
+    attrs = _attrs(el)
+    if set(attrs) - {"type"}:
+        raise _Decline
+    kind = _FeedParserMixin.map_content_type(attrs.get("type", default_type))
+    if kind not in _TEXT_TYPES:
+        raise _Decline
+    raw = _text(el).strip()
+    if kind == "text/plain" and _looks_like_html(raw):  # RSS leaves consumers to guess
+        kind = "text/html"
+    return kind, _repair(raw)
+
+
+def _check_subtree(el: Any, forbidden: frozenset[str]) -> None:
+    """Decline when an element outside the items would create or redirect entries."""
+    for d in el.iter():
+        if isinstance(d.tag, str) and _key(d) in forbidden:
+            raise _Decline
+
+
+class _Item:
+    """One RSS item read the way feedparser's handlers would, for the fields the normalizer reads.
+
+    Elements are visited in document order with their depth, because feedparser's outcome depends
+    on both: a second description becomes "content", a deeper media:title does not replace the
+    title, the last of two equally deep values wins.
+    """
+
+    def __init__(self) -> None:
+        self.entry: dict[str, Any] = {}
+        self.links: list[dict[str, Any]] = []
+        self.link: str | None = None
+        self.guid_link: str | None = None
+        self.title_depth = -1  # feedparser's title_depth: a title at this depth or deeper is ignored
+        self.value_depth: dict[str, int] = {}  # feedparser's property_depth_map for this entry
+        self.has_content = False
+        self.seen: dict[str, int] = {}
+
+    def read(self, item: Any) -> dict[str, Any]:
+        if len(item.attrib):  # rdf:about, CDF lastmod/href
+            raise _Decline
+        for child in item:
+            if isinstance(child.tag, str):
+                self.visit(child, 1)
+        if any(n > 1 for n in self.seen.values()):
+            raise _Decline
+        entry = self.entry
+        if self.link is not None:
+            entry["link"] = self.link
+        elif self.guid_link is not None:
+            entry["link"] = self.guid_link
+        if self.links:
+            entry["links"] = self.links
+        return entry
+
+    def once(self, what: str) -> None:
+        self.seen[what] = self.seen.get(what, 0) + 1
+
+    def store(self, key: str, value: Any, depth: int) -> None:
+        """feedparser's pop(): a value replaces one found at the same depth or deeper, not a shallower one."""
+        old = self.value_depth.get(key)
+        if old is None or depth <= old:
+            self.value_depth[key] = depth
+            self.entry[key] = value
+
+    def visit(self, el: Any, depth: int) -> None:
+        key = _key(el)
+        if key in _TITLE_KEYS or key == "media_title":
+            kind, value = _content(el, "text/plain")
+            if -1 < self.title_depth <= depth:
+                return  # feedparser keeps the first title it found at this depth or above
+            self.store("title", value, depth)
+            self.entry["title_detail"] = {"type": kind, "language": None, "base": "", "value": value}
+            if value and key != "media_title":  # media:title leaves title_depth as it was
+                self.title_depth = depth
+        elif key in _DESCRIPTION_KEYS:
+            if "summary" in self.entry and not self.has_content:
+                # feedparser's _start_description: a second summary is taken as content (plain text)
+                self.has_content = True
+                self.add_content(el, "text/plain")
+            else:
+                kind, value = _content(el, "text/html")
+                self.store("summary", value, depth)
+                self.entry["summary_detail"] = {"type": kind, "language": None, "base": "", "value": value}
+        elif depth > 1:
+            self.visit_nested(el, key, depth)
+        elif key in _CONTENT_KEYS:
+            self.once("content")
+            self.has_content = True
+            self.add_content(el, "text/html")
+        elif key == "link":
+            self.visit_link(el)
+        elif key in ("guid", "id"):
+            self.once("guid")
+            attrs = _attrs(el)
+            if set(attrs) - {"ispermalink"}:
+                raise _Decline
+            is_link = attrs.get("ispermalink", "true") == "true"
+            raw = _text(el).strip()
+            if raw and is_link:
+                raw = _urljoin("", raw)
+            value = _repair(raw)
+            self.entry["id"] = value
+            if is_link:
+                self.guid_link = self.guid_link if self.guid_link is not None else value
+        elif key in _AUTHOR_KEYS:
+            self.once("author")
+            self.entry["author"] = _value(el)
+        elif key in _DATE_KEYS:
+            field = _DATE_KEYS[key]
+            value = _value(el)
+            self.entry[field] = value
+            self.entry[field + "_parsed"] = _parse_date(value)
+        elif key == "source":
+            self.once("source")
+            attrs = _attrs(el)
+            value = _value(el)
+            source: dict[str, Any] = {}
+            if "url" in attrs:
+                source["href"] = attrs["url"]
+            if value:
+                source["title"] = value
+            self.entry["source"] = source
+            self.title_depth = -1  # feedparser's _start_source
+        elif key == "feedburner_origlink":
+            if el.attrib:  # with attributes feedparser stores the attributes, not the link
+                raise _Decline
+            self.entry["feedburner_origlink"] = _value(el)
+        else:
+            self.visit_nested(el, key, depth)
+
+    def visit_nested(self, el: Any, key: str, depth: int) -> None:
+        """An element with no meaning for the normalizer: harmless ones are skipped, their children visited."""
+        if key in _ITEM_IGNORABLE:
+            if key == "enclosure":
+                self.links.append(_enclosure(el))
+        elif key in _COLLIDING_KEYS or _has_handler(key):
+            raise _Decline
+        for child in el:
+            if isinstance(child.tag, str):
+                self.visit(child, depth + 1)
+
+    def add_content(self, el: Any, default_type: str) -> None:
+        kind, value = _content(el, default_type)
+        self.entry.setdefault("content", []).append({"type": kind, "language": None, "base": "", "value": value})
+        self.entry.setdefault("summary", value)  # feedparser's _end_content copies it when there is none
+
+    def visit_link(self, el: Any) -> None:
+        """feedparser's _start_link: an href attribute is a link at once (when it is the HTML
+        alternate); without one, the element's text is the link. The last link set wins."""
+        attrs = {k: (v.lower() if k in ("rel", "type") else v) for k, v in _attrs(el).items()}
+        attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
+        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+        if href:
+            attrs = {k: v for k, v in attrs.items() if k not in ("url", "uri")}
+            attrs["href"] = _urljoin("", href)
+            self.links.append(attrs)
+            mapped = _FeedParserMixin.map_content_type(attrs["type"])
+            if attrs["rel"] == "alternate" and mapped in _FeedParserMixin.html_types:
+                self.link = attrs["href"]
+            return
+        self.links.append(attrs)
+        raw = _text(el).strip()
+        if raw:
+            raw = _urljoin("", raw)
+        # feedparser undoes '&amp;' and '&name;' in links ("?a=1&b;=2" from mis-escaped queries)
+        value = _LINK_ENTITY_RE.sub(r"&\g<1>", _repair(raw).replace("&amp;", "&"))
+        self.link = value
+        if value:
+            attrs["href"] = value
+
+
+def _enclosure(el: Any) -> dict[str, Any]:
+    attrs = _attrs(el)
+    href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+    if href:  # feedparser's _enforce_href
+        attrs = {k: v for k, v in attrs.items() if k not in ("url", "uri")}
+        attrs["href"] = href
+    attrs["rel"] = "enclosure"
+    return attrs
+
+
+def read_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
+    """feedparser's result for a plain RSS 2.0 body (only the keys parse.py reads), or None to decline.
+
+    `headers` are the lower-cased response headers that feedparser would be given.
+    """
+    if "content-location" in headers or "content-language" in headers:
+        return None
+    if _DECLINE_BYTES_RE.search(body):
+        return None
+    info: dict[str, Any] = {}
+    data = convert_to_utf8(headers, body, info)
+    if info.get("bozo") or info.get("encoding") != "utf-8":
+        return None
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None  # feedparser's loose parser recovers what it can
+    if _BASE_OR_LANG(root):
+        return None
+    try:
+        return _read(root)
+    except _Decline:
+        return None
+
+
+def _read(root: Any) -> dict[str, Any] | None:
+    if root.tag != "rss" or len(root.attrib) != 1 or not str(root.get("version", "")).startswith("2."):
+        return None
+    children = _elements(root)
+    if len(children) != 1 or children[0].tag != "channel" or children[0].attrib:
+        return None
+    feed: dict[str, Any] = {}
+    entries: list[dict[str, Any]] = []
+    for child in _elements(children[0]):
+        key = _key(child)
+        if key == "item":
+            entries.append(_Item().read(child))
+            continue
+        _check_subtree(child, _CHANNEL_FORBIDDEN)
+        if key in ("language", "dc_language"):
+            feed["language"] = _value(child)
+        elif key == "ttl":
+            feed["ttl"] = dict(_attrs(child)) if child.attrib else _value(child)
+        elif key in ("title", "dc_title") and "title" not in feed and not child.attrib:
+            feed["title"] = _value(child)
+    return {"feed": feed, "entries": entries, "version": "rss20", "encoding": "utf-8", "bozo": False}

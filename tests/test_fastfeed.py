@@ -1,0 +1,202 @@
+"""The lxml fast path gives exactly feedparser's entries, or declines.
+
+Differential tests: every body is parsed twice, with the fast path and with feedparser alone, and
+the normalized Entry records and feed metadata must be equal. A test also checks that the fast path
+accepted the body, so that equality is not reached by declining everything.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.fastfeed import read_rss
+from monitor.models import Entry, ParsedFeed
+from monitor.normalize import normalize_entries
+from monitor.parse import parse_feed
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+FETCHED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+HEADER_VARIANTS: list[dict[str, str]] = [
+    {},
+    {"content-type": "application/rss+xml"},
+    {"content-type": "text/xml; charset=utf-8"},
+]
+_HEADER_RE = re.compile(rb"^Header:\s*([^:\r\n]+):\s*(.*?)\s*$", re.MULTILINE)
+
+
+def _meta(p: ParsedFeed) -> tuple[object, ...]:
+    return (p.bozo, p.bozo_error, p.encoding, p.version, p.ttl_minutes, p.skip_hours, len(p.entries))
+
+
+def _both(body: bytes, headers: dict[str, str]) -> tuple[tuple[object, ...], list[Entry], tuple[object, ...], list[Entry]]:
+    fast = parse_feed(body, headers, fast=True)
+    slow = parse_feed(body, headers, fast=False)
+    return (
+        _meta(fast),
+        normalize_entries(fast, feed="f", language=None, fetched_at=FETCHED),
+        _meta(slow),
+        normalize_entries(slow, feed="f", language=None, fetched_at=FETCHED),
+    )
+
+
+def _assert_same(body: bytes, headers: dict[str, str], where: str) -> None:
+    fast_meta, fast_entries, slow_meta, slow_entries = _both(body, headers)
+    assert fast_meta == slow_meta, where
+    for a, b in zip(fast_entries, slow_entries, strict=True):
+        assert a == b, where
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"feed corpus not found at {CORPUS}")
+def test_corpus_entries_equal_feedparser_wherever_the_fast_path_accepts() -> None:
+    accepted: set[str] = set()
+    checked = 0
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".md"):
+        body = path.read_bytes()
+        variants = list(HEADER_VARIANTS)
+        found = _HEADER_RE.findall(body[:4096])
+        if found:
+            variants.append({k.decode().strip().lower(): v.decode("latin-1") for k, v in found})
+        for headers in variants:
+            if read_rss(body, {k.lower(): v for k, v in headers.items()}) is None:
+                continue
+            checked += 1
+            accepted.add(str(path.relative_to(CORPUS)))
+            _assert_same(body, headers, f"{path.relative_to(CORPUS)} {headers}")
+    # The common shape is taken: most real RSS 2.0 feeds, and hundreds of feedparser's own cases.
+    real = {a for a in accepted if a.startswith("real-feeds/")}
+    assert {
+        "real-feeds/nytimes-top-stories.xml",
+        "real-feeds/guardian-us.rss",
+        "real-feeds/google-news-search-brent-crude-en-gb.xml",
+        "real-feeds/huffpost-canada.xml",
+    } <= real
+    assert len(real) >= 8 and checked >= 1000
+
+
+def _rss(items: str, channel: str = "", decl: str = '<?xml version="1.0" encoding="utf-8"?>') -> bytes:
+    return (
+        f"{decl}<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:media="http://search.yahoo.com/mrss/" '
+        'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">'
+        f"<channel><title>T</title><link>https://example.com/</link>{channel}{items}</channel></rss>"
+    ).encode()
+
+
+# Items whose feedparser reading has a twist; the fast path must reproduce each one.
+ACCEPTED_CASES = {
+    "guid-before-link": "<item><guid>https://a.example/guid</guid><link>https://a.example/link</link><title>x</title></item>",
+    "guid-permalink-only": "<item><guid>https://a.example/only-guid</guid><title>x</title></item>",
+    "guid-permalink-without-scheme": "<item><guid>a.example/no-scheme</guid><title>x</title></item>",
+    "guid-not-permalink": '<item><guid isPermaLink="false">https://a.example/g</guid><title>x</title></item>',
+    "empty-link-then-guid": "<item><link></link><guid>https://a.example/g2</guid><title>x</title></item>",
+    "escaped-amp-in-link": "<item><link>https://a.example/p?a=1&amp;amp;b=2&amp;c;=3</link><title>x</title></item>",
+    "atom-alternate-link": '<item><atom:link href="https://a.example/alt" rel="alternate"/><title>x</title></item>',
+    "atom-self-link-and-text-link": (
+        '<item><link>https://a.example/text</link><atom:link href="https://a.example/self" rel="self"/>'
+        "<title>x</title></item>"
+    ),
+    "html-in-title": "<item><title>Kling &lt;b&gt;2.0&lt;/b&gt; &amp;amp; more</title><link>https://a.example/h</link></item>",
+    "html-tag-only-feedparser-knows": "<item><title>press &lt;kbd&gt;K&lt;/kbd&gt; now</title><link>https://a.example/k</link></item>",
+    "plain-lt-in-title": "<item><title>a &lt; b and c &gt; d</title><link>https://a.example/lt</link></item>",
+    "cp1252-controls": "<item><title>quote \u0093x\u0094 dash \u0096</title><link>https://a.example/c</link></item>",
+    "utf8-read-as-latin1": "<item><title>caf\u00c3\u00a9 d\u00c3\u00a9j\u00c3\u00a0</title><link>https://a.example/m</link></item>",
+    "cjk-title": "<item><title>可灵AI完成新一轮融资</title><link>https://a.example/zh</link></item>",
+    "media-title-first": (
+        "<item><media:content url='https://a.example/v.mp4'><media:title>caption</media:title></media:content>"
+        "<title>real title</title><link>https://a.example/mt</link></item>"
+    ),
+    "media-title-after": (
+        "<item><title>real &lt;foo&gt; title</title><media:group><media:title>cap &amp;amp; &lt;i&gt;tion&lt;/i&gt;</media:title></media:group>"
+        "<link>https://a.example/mt2</link></item>"
+    ),
+    "media-titles-only": (
+        "<item><media:group><media:title>first caption</media:title><media:title>second caption</media:title>"
+        "</media:group><link>https://a.example/mto</link></item>"
+    ),
+    "second-description-is-content": (
+        "<item><title>x</title><description>short</description>"
+        "<media:content url='https://a.example/i.jpg'><media:description>a much longer caption "
+        "than the description itself</media:description></media:content><link>https://a.example/d</link></item>"
+    ),
+    "content-encoded-only": "<item><title>x</title><content:encoded><![CDATA[<p>Body <b>text</b></p>]]></content:encoded></item>",
+    "content-then-description": (
+        "<item><content:encoded><![CDATA[<p>long body text here</p>]]></content:encoded>"
+        "<description>teaser</description><title>x</title></item>"
+    ),
+    "typed-description": '<item><title>x</title><description type="text">plain &lt;not a tag&gt;</description></item>',
+    "source-and-suffix": (
+        '<item><title>Kling raises $1B - Reuters</title><source url="https://www.reuters.com">Reuters</source>'
+        "<link>https://news.google.com/rss/articles/abc?oc=5</link></item>"
+    ),
+    "feedburner-origlink": (
+        "<item><title>x</title><link>https://feeds.example/~r/a</link>"
+        "<feedburner:origLink>https://a.example/orig?utm_source=feedburner</feedburner:origLink></item>"
+    ),
+    "dc-date-only": "<item><title>x</title><dc:date>2026-11-20T08:30:00+08:00</dc:date><link>https://a.example/dc</link></item>",
+    "pubdate-and-dc-date": (
+        "<item><title>x</title><pubDate>Fri, 20 Nov 2026 01:02:03 GMT</pubDate>"
+        "<dc:date>2026-11-21T00:00:00Z</dc:date><link>https://a.example/both</link></item>"
+    ),
+    "bad-date": "<item><title>x</title><pubDate>sometime last week</pubDate><link>https://a.example/bd</link></item>",
+    "enclosure-only": '<item><title>x</title><enclosure url="https://a.example/a.mp3" type="audio/mpeg" length="1"/></item>',
+    "dc-creator": "<item><title>x</title><dc:creator>Jane Doe (jane@example.com)</dc:creator><link>https://a.example/au</link></item>",
+    "whitespace-and-cdata": "<item><title>\n  <![CDATA[  Spaced  title ]]>\n </title><link>\n https://a.example/ws \n</link></item>",
+    "unknown-elements": "<item><title>x</title><foo>bar</foo><slash:comments xmlns:slash='http://purl.org/rss/1.0/modules/slash/'>3</slash:comments><link>https://a.example/u</link></item>",
+    "uppercase-element-names": "<item><TITLE>x</TITLE><Link>https://a.example/uc</Link><PubDate>Fri, 20 Nov 2026 01:02:03 GMT</PubDate></item>",
+    "no-title-no-link": "<item><description>only a description that becomes the title</description></item>",
+}
+
+
+@pytest.mark.parametrize("items", ACCEPTED_CASES.values(), ids=ACCEPTED_CASES.keys())
+def test_twists_of_feedparser_are_reproduced(items: str) -> None:
+    body = _rss(items + "<item><title>second</title><link>https://a.example/2</link></item>")
+    for headers in HEADER_VARIANTS:
+        assert read_rss(body, {k.lower(): v for k, v in headers.items()}) is not None, "fast path declined"
+        _assert_same(body, headers, str(headers))
+
+
+def test_channel_language_and_ttl_are_kept() -> None:
+    body = _rss("<item><title>x</title><link>https://a.example/l</link></item>", "<language>zh-CN</language><ttl>45</ttl>")
+    fast = parse_feed(body, {}, fast=True)
+    assert read_rss(body, {}) is not None
+    assert fast.ttl_minutes == 45 and fast.entries[0]["feed_language"] == "zh-CN"
+    _assert_same(body, {}, "language")
+
+
+DECLINED_CASES = {
+    "atom": b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>x</title></entry></feed>',
+    "rss-1.0": b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><item><title>x</title></item></rdf:RDF>',
+    "rss-0.91": b'<rss version="0.91"><channel><item><title>x</title></item></channel></rss>',
+    "doctype": b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "b">]><rss version="2.0"><channel><item><title>&a;</title></item></channel></rss>',
+    "latin-1": '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><item><title>café</title></item></channel></rss>'.encode("latin-1"),
+    "gbk": '<?xml version="1.0" encoding="gbk"?><rss version="2.0"><channel><item><title>快手</title></item></channel></rss>'.encode("gbk"),
+    "xml-base": _rss('<item xml:base="https://b.example/"><title>x</title><link>rel</link></item>'),
+    "xml-lang": _rss('<item><title xml:lang="zh">x</title></item>'),
+    "malformed": b'<rss version="2.0"><channel><item><title>x</item></channel></rss>',
+    "two-guids": _rss("<item><guid>a</guid><guid>b</guid></item>"),
+    "item-language": _rss("<item><title>x</title><language>fr</language></item>"),
+    "atom-author-with-name": _rss("<item><title>x</title><atom:author><atom:name>n</atom:name></atom:author></item>"),
+    "markup-element-in-title": _rss("<item><title>x <b>y</b></title></item>"),
+    "base64-content": _rss('<item><title>x</title><description type="application/octet-stream">eA==</description></item>'),
+    "replacement-char": _rss("<item><title>bad \ufffd byte</title></item>"),
+    "items-outside-channel": b'<rss version="2.0"><channel><title>t</title></channel><item><title>x</title></item></rss>',
+}
+
+
+@pytest.mark.parametrize("body", DECLINED_CASES.values(), ids=DECLINED_CASES.keys())
+def test_outside_the_subset_the_fast_path_declines(body: bytes) -> None:
+    assert read_rss(body, {}) is None
+    assert read_rss(body, {"content-type": "application/rss+xml"}) is None
+
+
+def test_headers_feedparser_would_use_make_it_decline() -> None:
+    body = _rss("<item><title>x</title><link>rel/ative</link></item>")
+    assert read_rss(body, {}) is not None
+    assert read_rss(body, {"content-location": "https://b.example/feed"}) is None
+    assert read_rss(body, {"content-language": "fr"}) is None
+    # text/* without a charset is us-ascii to feedparser (RFC 3023): a non-ASCII body is its business
+    assert read_rss(_rss("<item><title>快手</title></item>"), {"content-type": "text/xml"}) is None
