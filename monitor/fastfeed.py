@@ -24,9 +24,10 @@ from typing import Any
 from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
+from feedparser.exceptions import NonXMLContentType
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
 # Parsing untrusted bytes: no DTD loading, no network, no entity expansion, libxml2's size limits.
@@ -179,7 +180,8 @@ class _Item:
     title, the last of two equally deep values wins.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, base: str) -> None:
+        self.base = base  # feedparser's baseuri: relative links and permalink guids resolve against it
         self.entry: dict[str, Any] = {}
         self.links: list[dict[str, Any]] = []
         self.link: str | None = None
@@ -251,7 +253,7 @@ class _Item:
             is_link = attrs.get("ispermalink", "true") == "true"
             raw = _text(el).strip()
             if raw and is_link:
-                raw = _urljoin("", raw)
+                raw = _urljoin(self.base, raw)
             value = _repair(raw)
             self.entry["id"] = value
             if is_link:
@@ -307,7 +309,7 @@ class _Item:
         href = attrs.get("url", attrs.get("uri", attrs.get("href")))
         if href:
             attrs = {k: v for k, v in attrs.items() if k not in ("url", "uri")}
-            attrs["href"] = _urljoin("", href)
+            attrs["href"] = _urljoin(self.base, href)
             self.links.append(attrs)
             mapped = _FeedParserMixin.map_content_type(attrs["type"])
             if attrs["rel"] == "alternate" and mapped in _FeedParserMixin.html_types:
@@ -316,7 +318,7 @@ class _Item:
         self.links.append(attrs)
         raw = _text(el).strip()
         if raw:
-            raw = _urljoin("", raw)
+            raw = _urljoin(self.base, raw)
         # feedparser undoes '&amp;' and '&name;' in links ("?a=1&b;=2" from mis-escaped queries)
         value = _LINK_ENTITY_RE.sub(r"&\g<1>", _repair(raw).replace("&amp;", "&"))
         self.link = value
@@ -339,14 +341,20 @@ def read_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
 
     `headers` are the lower-cased response headers that feedparser would be given.
     """
-    if "content-location" in headers or "content-language" in headers:
+    if "content-language" in headers:  # feedparser's default language for every text
+        return None
+    base = _base_uri(headers.get("content-location", ""))
+    if base is None:
         return None
     if _DECLINE_BYTES_RE.search(body):
         return None
     info: dict[str, Any] = {}
     data = convert_to_utf8(headers, body, info)
-    if info.get("bozo") or info.get("encoding") != "utf-8":
+    if info.get("encoding") != "utf-8":
         return None
+    problem = info.get("bozo_exception")
+    if problem is not None and not isinstance(problem, NonXMLContentType):
+        return None  # encoding trouble: parse.py's repair path starts from feedparser's result
     try:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError):
@@ -354,12 +362,29 @@ def read_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
     if _BASE_OR_LANG(root):
         return None
     try:
-        return _read(root)
+        result = _read(root, base)
     except _Decline:
         return None
+    if result is not None and problem is not None:  # a feed served as text/html: feedparser flags it
+        result["bozo"] = True
+        result["bozo_exception"] = problem
+    return result
 
 
-def _read(root: Any) -> dict[str, Any] | None:
+def _base_uri(content_location: str) -> str | None:
+    """The base URI feedparser resolves links against, given the Content-Location it was handed.
+
+    feedparser starts from the header and re-derives the base at every element; None (decline)
+    if that would not settle on one value at once.
+    """
+    start = make_safe_absolute_uri("", content_location) or make_safe_absolute_uri(content_location) or ""
+    if not start:
+        return ""
+    base = make_safe_absolute_uri(start, start) or start
+    return base if (make_safe_absolute_uri(base, base) or base) == base else None
+
+
+def _read(root: Any, base: str) -> dict[str, Any] | None:
     if root.tag != "rss" or len(root.attrib) != 1 or not str(root.get("version", "")).startswith("2."):
         return None
     children = _elements(root)
@@ -370,7 +395,7 @@ def _read(root: Any) -> dict[str, Any] | None:
     for child in _elements(children[0]):
         key = _key(child)
         if key == "item":
-            entries.append(_Item().read(child))
+            entries.append(_Item(base).read(child))
             continue
         _check_subtree(child, _CHANNEL_FORBIDDEN)
         if key in ("language", "dc_language"):

@@ -24,6 +24,9 @@ HEADER_VARIANTS: list[dict[str, str]] = [
     {},
     {"content-type": "application/rss+xml"},
     {"content-type": "text/xml; charset=utf-8"},
+    {"content-type": "text/html; charset=utf-8"},  # a misconfigured server: feedparser flags it bozo
+    # what fetch.py hands over: the URL the response came from, for relative links
+    {"content-type": "application/rss+xml; charset=utf-8", "content-location": "https://feeds.example.org/a/b.xml"},
 ]
 _HEADER_RE = re.compile(rb"^Header:\s*([^:\r\n]+):\s*(.*?)\s*$", re.MULTILINE)
 
@@ -193,10 +196,23 @@ def test_outside_the_subset_the_fast_path_declines(body: bytes) -> None:
     assert read_rss(body, {"content-type": "application/rss+xml"}) is None
 
 
+def test_relative_links_resolve_against_content_location() -> None:
+    body = _rss(
+        "<item><title>x</title><link>../rel/ative?a=1</link><guid>/guid/1</guid></item>"
+        '<item><title>y</title><guid>g/2</guid><atom:link href="//cdn.example.net/p" rel="alternate"/></item>'
+        '<item><title>z</title><guid isPermaLink="false">keep/as/is</guid></item>'
+    )
+    for location in ("https://b.example/feeds/all.xml", "http://b.example", "javascript:alert(1)", "not a url"):
+        headers = {"content-location": location}
+        assert read_rss(body, headers) is not None, location
+        _assert_same(body, headers, location)
+    fast = parse_feed(body, {"content-location": "https://b.example/feeds/all.xml"})
+    assert [e["link"] for e in fast.entries[:2]] == ["https://b.example/rel/ative?a=1", "https://cdn.example.net/p"]
+
+
 def test_headers_feedparser_would_use_make_it_decline() -> None:
     body = _rss("<item><title>x</title><link>rel/ative</link></item>")
     assert read_rss(body, {}) is not None
-    assert read_rss(body, {"content-location": "https://b.example/feed"}) is None
     assert read_rss(body, {"content-language": "fr"}) is None
     # text/* without a charset is us-ascii to feedparser (RFC 3023): a non-ASCII body is its business
     assert read_rss(_rss("<item><title>快手</title></item>"), {"content-type": "text/xml"}) is None
