@@ -139,7 +139,6 @@ def _canonical(url: str, depth: int) -> str:
 
 # ------------------------------------------------------------------ HTML -> text
 
-_WS_RE = re.compile(r"\s+")
 _TAG_HINT_RE = re.compile(r"<[A-Za-z!/?]")
 _ENTITY_HINT_RE = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});?")
 # A space before block-level tags, so "<p>a</p><p>b</p>" reads "a b" while "Kl<b>ing</b>" stays "Kling".
@@ -152,7 +151,9 @@ _DROP_TAGS = ["script", "style", "noscript", "template", "iframe", "object", "em
 
 
 def _fold(text: str) -> str:
-    return _WS_RE.sub(" ", text).strip()
+    """White space runs to one space, ends trimmed: str.split() uses the same definition of white
+    space as the regex \\s (Py_UNICODE_ISSPACE) and is several times faster than re.sub."""
+    return " ".join(text.split())
 
 
 def html_to_text(html: str) -> str:

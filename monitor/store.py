@@ -449,23 +449,41 @@ class Store:
         Exact duplicates, by canonical URL or by (feed, GUID), are stored once. Call inside
         `atomic()` together with `record_fetch` so a poll is one transaction.
         """
-        out: list[StoredEntry] = []
+        batch: list[Entry] = []
         seen: set[str] = set()
-        now_s = iso(now)
         for e in entries:
-            if e.url in seen:
-                continue
-            seen.add(e.url)
+            if e.url not in seen:
+                seen.add(e.url)
+                batch.append(e)
+        if not batch:
+            return []
+        conn = self.db.conn
+        # Existing rows, looked up for the whole batch at once (two queries instead of two per entry).
+        by_url: dict[str, tuple[Any, ...]] = {}
+        for chunk in _chunks([e.url for e in batch]):
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(f"SELECT url, {_ENTRY_COLS} FROM entries WHERE url IN ({marks})", chunk):
+                by_url[r[0]] = r[1:]
+        by_guid: dict[tuple[str, str], tuple[Any, ...]] = {}
+        wanted: dict[str, list[str]] = {}
+        for e in batch:
+            if e.guid and e.url not in by_url:
+                wanted.setdefault(e.feed, []).append(e.guid)
+        for feed, guids in wanted.items():
+            for chunk in _chunks(guids):
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT guid, {_ENTRY_COLS} FROM entries WHERE feed = ? AND guid IN ({marks})"
+                for r in conn.execute(sql, [feed, *chunk]):
+                    by_guid[(feed, r[0])] = r[1:]
+        out: list[StoredEntry] = []
+        now_s = iso(now)
+        for e in batch:
             content_hash = _content_hash(e.title, e.summary)
-            row = self.db.execute(
-                "SELECT id, content_hash, version, title, summary, full_text FROM entries WHERE url = ?",
-                [e.url]).fetchone()
+            row = by_url.get(e.url)
             if row is None and e.guid:
-                row = self.db.execute(
-                    "SELECT id, content_hash, version, title, summary, full_text FROM entries"
-                    " WHERE feed = ? AND guid = ?", [e.feed, e.guid]).fetchone()
+                row = by_guid.get((e.feed, e.guid))
             if row is None:
-                cur = self.db.execute(
+                cur = conn.execute(
                     "INSERT INTO entries (url, feed, guid, title, summary, content_hash, published,"
                     " published_from_fetch, updated, author, language, link, outlet_url, first_seen, last_changed)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -474,20 +492,28 @@ class Store:
                      int(e.published_from_fetch), iso(e.updated), e.author, e.language, e.link, e.outlet_url,
                      now_s, now_s])
                 if cur.rowcount:
-                    out.append(StoredEntry(int(cur.lastrowid or 0), e, "new", 1))
+                    new_id = int(cur.lastrowid or 0)
+                    out.append(StoredEntry(new_id, e, "new", 1))
+                    # later entries of this batch with the same GUID meet this row, as in the table
+                    if e.guid:
+                        by_guid[(e.feed, e.guid)] = (new_id, content_hash, 1, e.title, e.summary, None)
                 continue
             entry_id, old_hash, version, old_title, old_summary, old_full = row
             if old_hash == content_hash:
                 continue
-            self.db.execute(
+            conn.execute(
                 "INSERT INTO entry_versions (entry_id, version, title, summary, full_text, replaced_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)", [entry_id, version, old_title, old_summary, old_full, now_s])
-            self.db.execute(
+            conn.execute(
                 "UPDATE entries SET title = ?, summary = ?, content_hash = ?, updated = ?, author = ?,"
                 " version = version + 1, last_changed = ?, full_text = NULL WHERE id = ?",
                 [e.title, e.summary, content_hash, iso(e.updated or now), e.author, now_s, entry_id])
             previous = old_full or f"{old_title}\n\n{old_summary}"
             out.append(StoredEntry(entry_id, e, "updated", version + 1, previous))
+            fresh = (entry_id, content_hash, version + 1, e.title, e.summary, None)
+            by_url[e.url] = fresh
+            if e.guid:
+                by_guid[(e.feed, e.guid)] = fresh
         return out
 
     def entry(self, entry_id: int) -> dict[str, Any] | None:
@@ -855,6 +881,15 @@ def _candidates_sql(nbands: int) -> str:
             f" (SELECT column1 AS bd, column2 AS h FROM (VALUES {values})) v"
             " JOIN story_bands b ON b.band = v.bd AND b.hash = v.h"
             " JOIN stories s ON s.id = b.story_id GROUP BY s.id ORDER BY s.id")
+
+
+_ENTRY_COLS = "id, content_hash, version, title, summary, full_text"
+_IN_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i : i + _IN_CHUNK]
 
 
 def _content_hash(title: str, summary: str) -> str:
