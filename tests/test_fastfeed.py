@@ -216,3 +216,32 @@ def test_headers_feedparser_would_use_make_it_decline() -> None:
     assert read_rss(body, {"content-language": "fr"}) is None
     # text/* without a charset is us-ascii to feedparser (RFC 3023): a non-ASCII body is its business
     assert read_rss(_rss("<item><title>快手</title></item>"), {"content-type": "text/xml"}) is None
+
+
+def test_link_resolution_shortcuts_agree_with_urljoin() -> None:
+    """_Item.resolve skips urllib for URLs urljoin would hand back; it must never disagree with it."""
+    import random
+
+    from feedparser.urls import _urljoin
+
+    from monitor.fastfeed import _Item
+
+    samples = [
+        "https://a.example/p?q=1#f", "http://a.example", "HTTPS://A.example/x", "https://a.example/x?",
+        "https://a.example/x#", "https://a.example/a;b", "https://a.example/a;", "https:///triple",
+        "https://[::1]/v6", "https://[bad/x", "urn:uuid:1234", "tag:example.com,2026:1", "mailto:a@b.c",
+        "javascript:alert(1)", "//cdn.example/x", "/abs/path", "rel/path", "../up", "?q=only", "#frag",
+        "https://a.example/ spaced", "https://ä.example/ü", " https://lead.example/", "https://a.example/\tt",
+        "data:text/html,<b>", "HTTP://a/b/../c", "https://a.example/x/./y", "ftp://f.example/file",
+        "https://user:pw@a.example:8443/p", "a:b", "1abc:def", "https:x", "http:/x",
+    ]
+    rng = random.Random(7)
+    alphabet = "ahpst:/?#;.[]% @-_~=&+\t\u00e9"
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 24))) for _ in range(3000)]
+    if CORPUS.is_dir():
+        for path in sorted((CORPUS / "real-feeds").iterdir()):
+            samples += re.findall(r"https?://[^\s<>\"']+", path.read_text("utf-8", "replace"))[:300]
+    for base in ("", "https://feeds.example.org/a/b.xml", "http://127.0.0.1:8080/feed/3.xml", "ftp://x/y"):
+        item = _Item(base)
+        for uri in samples:
+            assert item.resolve(uri) == _urljoin(base, uri), (base, uri)
