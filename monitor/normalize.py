@@ -159,7 +159,9 @@ def _fold(text: str) -> str:
 def html_to_text(html: str) -> str:
     """Visible text of an HTML fragment on one line: scripts/styles dropped, entities decoded.
 
-    Plain text (no tag) is only unescaped and folded, without a parse.
+    Plain text (no tag) is only unescaped and folded, without a parse. Simple markup (known
+    inline and block tags, nothing the HTML parser would move, hide or re-interpret) has its tags
+    cut out; anything else is parsed with lexbor.
     """
     if not html:
         return ""
@@ -168,16 +170,52 @@ def html_to_text(html: str) -> str:
             html = htmlmod.unescape(html)
         return _fold(html)
     marked = _BLOCK_RE.sub(" <", html)
+    text = _simple_markup_text(marked)
+    return _fold(text if text is not None else _parsed_text(marked))
+
+
+def _parsed_text(marked: str) -> str:
+    """The text of the HTML as a browser builds it (lexbor), without scripts, styles and the like."""
     try:
         from selectolax.lexbor import LexborHTMLParser
 
         tree = LexborHTMLParser(marked)
         tree.strip_tags(_DROP_TAGS)
         root = tree.body if tree.body is not None else tree.root
-        text = root.text(deep=True, separator="") if root is not None else ""
+        return root.text(deep=True, separator="") if root is not None else ""
     except Exception:  # the fast parser choked: fall back to the forgiving one
-        text = _bs4_text(marked)
-    return _fold(text)
+        return _bs4_text(marked)
+
+
+# Tags whose removal leaves exactly the text an HTML5 parser would keep: no raw-text elements
+# (script, style, textarea, title), nothing hidden (template, noscript, head), no tables (the
+# parser moves stray text out of them), no forms, SVG or MathML.
+_SIMPLE_TAGS = frozenset(
+    """a abbr address article aside audio b bdi bdo big blockquote br center cite code data dd del
+    details dfn div dl dt em figcaption figure font footer h1 h2 h3 h4 h5 h6 header hgroup hr i img ins
+    kbd li main mark nav ol p picture pre q rp rt ruby s samp section small source span strike strong
+    sub summary sup time track tt u ul var video wbr""".split()
+)
+_SIMPLE_TAG_RE = re.compile(
+    r"</?([A-Za-z][A-Za-z0-9]*)(?:\s+[A-Za-z_:][-\w:.]*(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*\s*/?>"
+)
+# A lexbor document costs ~20 us to set up whatever its size: most of normalize's time on small
+# feed summaries; tests/test_normalize.py holds this path to lexbor's text over the feed corpus.
+
+
+def _simple_markup_text(marked: str) -> str | None:
+    """The text of simple markup with its tags cut out and entities decoded, or None when not simple."""
+    if "\x00" in marked:
+        return None
+    for name in _SIMPLE_TAG_RE.findall(marked):
+        if name.lower() not in _SIMPLE_TAGS:
+            return None
+    text = _SIMPLE_TAG_RE.sub("", marked)
+    if "<" in text and _TAG_HINT_RE.search(text):
+        return None  # a '<' that starts something the pattern did not take as a simple tag
+    if "&" in text:
+        text = htmlmod.unescape(text)
+    return text
 
 
 def _bs4_text(html: str) -> str:
