@@ -121,8 +121,9 @@ async def poll_feeds(
                                          last_modified=state.get("last_modified"))
             fetched_at = utcnow()
             parsed = None
-            if (pool is not None and result.status == "ok" and len(result.body) >= PARSE_IN_WORKER_MIN_BYTES
-                    and body_digest(result.body) != state.get("body_hash")):
+            digest = body_digest(result.body) if result.status == "ok" else None
+            if (pool is not None and digest is not None and len(result.body) >= PARSE_IN_WORKER_MIN_BYTES
+                    and digest != state.get("body_hash")):
                 # feedparser is the CPU cost of a poll: a worker process parses while this one keeps
                 # fetching and storing. A dead worker costs a fallback to parsing here, not the feed.
                 try:
@@ -131,7 +132,7 @@ async def poll_feeds(
                 except BrokenProcessPool:
                     log.warning("parse worker died; parsing %s in-process", feed.name)
                     reset_parse_pool()
-            return handle_result(store, cfg, feed, state, result, now=fetched_at, parsed=parsed)
+            return handle_result(store, cfg, feed, state, result, now=fetched_at, parsed=parsed, body_hash=digest)
 
         tasks = [asyncio.ensure_future(one(f)) for f in chosen]
         for done, fut in enumerate(asyncio.as_completed(tasks), 1):
@@ -164,10 +165,11 @@ def body_digest(body: bytes) -> str:
 
 def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, Any], result: FetchResult,
                   *, now: datetime, parsed: tuple[ParsedFeed, list[Entry]] | None = None,
-                  ) -> FeedOutcome:
+                  body_hash: str | None = None) -> FeedOutcome:
     """Turn one fetch result into stored entries and the feed's next poll; never raises for bad input.
 
-    `parsed` is parse_and_normalize's result when a worker process already did that work.
+    `parsed` is parse_and_normalize's result when a worker process already did that work, and
+    `body_hash` the body's digest when the caller already computed it.
     """
     errors = int(state.get("error_count") or 0)
     if result.status == "error":
@@ -187,7 +189,7 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
             store.record_fetch(feed.name, result, at=now, next_poll=nxt)
         return FeedOutcome(feed.name, "not_modified", next_poll=nxt, elapsed=result.elapsed)
 
-    body_hash = body_digest(result.body)
+    body_hash = body_hash or body_digest(result.body)
     if body_hash == state.get("body_hash"):
         # A server without ETag/Last-Modified sent the same bytes: nothing to parse.
         nxt = next_poll_time(now, interval, state.get("skip_hours"))
