@@ -18,6 +18,7 @@ normalized entries equal feedparser's.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -398,6 +399,7 @@ def read_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
     return result
 
 
+@functools.lru_cache(maxsize=1024)  # a feed's Content-Location is the same poll after poll
 def _base_uri(content_location: str) -> str | None:
     """The base URI feedparser resolves links against, given the Content-Location it was handed.
 
