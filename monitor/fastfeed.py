@@ -404,8 +404,11 @@ def _base_uri(content_location: str) -> str | None:
     """The base URI feedparser resolves links against, given the Content-Location it was handed.
 
     feedparser starts from the header and re-derives the base at every element; None (decline)
-    if that would not settle on one value at once.
+    if that would not settle on one value at once. A plain http(s) URL, the usual case, is its own
+    base (it is a fixed point of urljoin).
     """
+    if _URLJOIN_FIXED_POINT.match(content_location) and content_location.startswith(("http://", "https://")):
+        return content_location
     start = make_safe_absolute_uri("", content_location) or make_safe_absolute_uri(content_location) or ""
     if not start:
         return ""

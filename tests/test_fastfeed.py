@@ -7,13 +7,15 @@ accepted the body, so that equality is not reached by declining everything.
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 
-from monitor.fastfeed import read_rss
+from monitor.fastfeed import _base_uri, _Item, read_rss
 from monitor.models import Entry, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
@@ -220,12 +222,6 @@ def test_headers_feedparser_would_use_make_it_decline() -> None:
 
 def test_link_resolution_shortcuts_agree_with_urljoin() -> None:
     """_Item.resolve skips urllib for URLs urljoin would hand back; it must never disagree with it."""
-    import random
-
-    from feedparser.urls import _urljoin
-
-    from monitor.fastfeed import _Item
-
     samples = [
         "https://a.example/p?q=1#f", "http://a.example", "HTTPS://A.example/x", "https://a.example/x?",
         "https://a.example/x#", "https://a.example/a;b", "https://a.example/a;", "https:///triple",
@@ -245,3 +241,9 @@ def test_link_resolution_shortcuts_agree_with_urljoin() -> None:
         item = _Item(base)
         for uri in samples:
             assert item.resolve(uri) == _urljoin(base, uri), (base, uri)
+    # and the base itself: feedparser's derivation from Content-Location, settled at the first element
+    for location in samples:
+        start = make_safe_absolute_uri("", location) or make_safe_absolute_uri(location) or ""
+        expected = (make_safe_absolute_uri(start, start) or start) if start else ""
+        got = _base_uri(location)
+        assert got is None or got == expected, location
