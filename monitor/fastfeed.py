@@ -1,19 +1,21 @@
-"""Parse stage, fast path: plain RSS 2.0 read with lxml into the dicts feedparser would build.
+"""Parse stage, fast path: plain RSS 2.0 and Atom 1.0 read with lxml into the dicts feedparser would build.
 
 feedparser costs about 0.3 ms per entry, most of a poll's CPU: expat calls back into Python for
 every element and feedparser's state machine runs per callback. Most news feeds are the same
-simple shape (well-formed UTF-8 RSS 2.0 whose items hold title, link, description, guid, pubDate,
-author, content:encoded, source), so this module reads that shape with lxml (in C) and applies
-feedparser's own value rules to the few fields the normalizer reads: whitespace stripping, its
-UTF-8/Latin-1 and cp1252 repairs, link clean-up, guid permalinks, content types ("looks like
-HTML"), dates through feedparser's date parser.
+simple shape (well-formed UTF-8 RSS 2.0 items with title, link, description, guid, pubDate,
+author, content:encoded, source; Atom entries with title, link, id, dates, summary, content,
+author), so this module reads that shape with lxml (in C) and applies feedparser's own rules to
+the few fields the normalizer reads: whitespace stripping, its UTF-8/Latin-1 and cp1252 repairs,
+link clean-up and resolution against the base URI, guid permalinks, content types (RSS text that
+"looks like HTML"), title depth, a second summary taken as content, dates through feedparser's
+date parser, xml:lang/xml:base on the root and Content-Language.
 
-It is a strict subset, never a second opinion: a DTD, another encoding, Atom, RSS 1.0,
-xml:base/xml:lang, an element that feedparser would map onto a field the normalizer reads (or
-whose meaning this module does not reproduce), two titles in one item... anything outside the
-subset returns None, and parse.py hands the body to feedparser as before.
-tests/test_fastfeed.py holds it to that: for every file in the shared corpus that it accepts, the
-normalized entries equal feedparser's.
+It is a strict subset, never a second opinion: a DTD, another encoding, RSS 0.9x/1.0, Atom 0.3,
+XHTML content, xml:base/xml:lang below the root, an element that feedparser would map onto a
+field the normalizer reads (or whose meaning this module does not reproduce), two authors in one
+entry... anything outside the subset returns None, and parse.py hands the body to feedparser.
+tests/test_fastfeed.py holds it to that: for every corpus file it accepts (RSS and Atom, with
+several response headers), the normalized entries equal feedparser's.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ _looks_like_html = _FeedParserMixin.looks_like_html
 # Bodies the fast path leaves to feedparser without parsing: DTDs and entity declarations, and
 # replacement characters (parse.py's encoding repair decides about those).
 _DECLINE_BYTES_RE = re.compile(rb"<!DOCTYPE|<!ENTITY|\xef\xbf\xbd", re.IGNORECASE)
-# Attributes named base or lang in any namespace (xml:base, xml:lang...): feedparser honours them
-# for URL resolution and content language, which the fast path does not reproduce.
-_BASE_OR_LANG = etree.XPath(
-    "boolean(//@*[translate(local-name(), 'BASELNG', 'baselng') = 'base'"
+# Attributes named base or lang in any namespace (xml:base, xml:lang...) below the root: feedparser
+# honours them for URL resolution and content language, which the fast path reproduces on the root only.
+_NESTED_BASE_OR_LANG = etree.XPath(
+    "boolean(/*/descendant::*/@*[translate(local-name(), 'BASELNG', 'baselng') = 'base'"
     " or translate(local-name(), 'BASELNG', 'baselng') = 'lang'])"
 )
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+_ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
 _TEXT_TYPES = frozenset({"text/plain", "text/html"})
 # Absolute URLs that urllib's urljoin returns unchanged whatever the base: a lower-case scheme,
 # plain ASCII host and path (no ';' params, no brackets), non-empty query and fragment. feedparser
@@ -63,8 +67,13 @@ _SCHEMED = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):[!-Z\\^-~]*\Z")
 _LINK_ENTITY_RE = re.compile("&([A-Za-z0-9_]+);")
 
 _TITLE_KEYS = frozenset({"title", "dc_title"})
-_DESCRIPTION_KEYS = frozenset({"description", "dc_description", "media_description"})
-_CONTENT_KEYS = frozenset({"content_encoded", "fullitem"})
+# summary-like elements and the content type feedparser gives them by default
+_SUMMARY_KEYS: dict[str, str] = {
+    "description": "text/html", "dc_description": "text/html", "media_description": "text/html",
+    "summary": "text/plain", "itunes_summary": "text/plain",
+}  # fmt: skip
+_CONTENT_KEYS = frozenset({"content_encoded", "fullitem", "content"})
+_CONTENT_ATTRS = frozenset({"type", "src"})
 _AUTHOR_KEYS = frozenset({"author", "dc_creator", "dc_author", "itunes_author"})
 _DATE_KEYS: dict[str, str] = {
     **dict.fromkeys(("pubdate", "published", "issued", "dcterms_issued"), "published"),
@@ -79,7 +88,7 @@ _ITEM_IGNORABLE = frozenset(
         "media_content", "media_thumbnail", "media_group", "media_rating", "media_credit",
         "media_restriction", "media_license", "media_player", "media_category", "media_keywords",
         "itunes_image", "itunes_block", "itunes_explicit", "itunes_category", "itunes_keywords",
-        "itunes_subtitle",
+        "itunes_subtitle", "contributor", "rights",
     }
 )  # fmt: skip
 # Unknown elements are stored by feedparser under their own name; these names are keys the
@@ -159,19 +168,20 @@ def _value(el: Any) -> str:
     return _repair(_text(el).strip())
 
 
-def _content(el: Any, default_type: str) -> tuple[str, str]:
-    """(type, value) of a title/description/content element, as feedparser's push_content/pop type it.
+def _content(el: Any, default_type: str, atom: bool, allowed: frozenset[str] = frozenset({"type"})) -> tuple[str, str]:
+    """(type, value) of a title/summary/content element, as feedparser's push_content/pop type it.
 
-    Only a `type` attribute naming text or HTML is reproduced; base64 modes and XML types decline.
+    Only a `type` attribute naming text or HTML is reproduced; base64 modes, XHTML and other XML
+    types decline. RSS text that looks like HTML is HTML (feedparser guesses); Atom says which.
     """
     attrs = _attrs(el)
-    if set(attrs) - {"type"}:
+    if set(attrs) - allowed:
         raise _Decline
     kind = _FeedParserMixin.map_content_type(attrs.get("type", default_type))
     if kind not in _TEXT_TYPES:
         raise _Decline
     raw = _text(el).strip()
-    if kind == "text/plain" and _looks_like_html(raw):  # RSS leaves consumers to guess
+    if not atom and kind == "text/plain" and _looks_like_html(raw):
         kind = "text/html"
     return kind, _repair(raw)
 
@@ -184,16 +194,19 @@ def _check_subtree(el: Any, forbidden: frozenset[str]) -> None:
 
 
 class _Item:
-    """One RSS item read the way feedparser's handlers would, for the fields the normalizer reads.
+    """One RSS item or Atom entry read the way feedparser's handlers would, for the fields the
+    normalizer reads.
 
     Elements are visited in document order with their depth, because feedparser's outcome depends
     on both: a second description becomes "content", a deeper media:title does not replace the
     title, the last of two equally deep values wins.
     """
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, *, atom: bool = False, lang: str | None = None) -> None:
         self.base = base  # feedparser's baseuri: relative links and permalink guids resolve against it
         self.base_scheme = _scheme(base)
+        self.atom = atom  # feedparser's version: Atom text is typed, RSS text is guessed
+        self.lang = lang  # the language every text detail carries (xml:lang on the root, Content-Language)
         self.entry: dict[str, Any] = {}
         self.links: list[dict[str, Any]] = []
         self.link: str | None = None
@@ -202,6 +215,9 @@ class _Item:
         self.value_depth: dict[str, int] = {}  # feedparser's property_depth_map for this entry
         self.has_content = False
         self.seen: dict[str, int] = {}
+
+    def detail(self, kind: str, value: str) -> dict[str, Any]:
+        return {"type": kind, "language": self.lang, "base": self.base, "value": value}
 
     def read(self, item: Any) -> dict[str, Any]:
         if len(item.attrib):  # rdf:about, CDF lastmod/href
@@ -233,28 +249,31 @@ class _Item:
     def visit(self, el: Any, depth: int) -> None:
         key = _key(el)
         if key in _TITLE_KEYS or key == "media_title":
-            kind, value = _content(el, "text/plain")
+            kind, value = _content(el, "text/plain", self.atom)
             if -1 < self.title_depth <= depth:
                 return  # feedparser keeps the first title it found at this depth or above
             self.store("title", value, depth)
-            self.entry["title_detail"] = {"type": kind, "language": None, "base": "", "value": value}
+            self.entry["title_detail"] = self.detail(kind, value)
             if value and key != "media_title":  # media:title leaves title_depth as it was
                 self.title_depth = depth
-        elif key in _DESCRIPTION_KEYS:
+        elif key in _SUMMARY_KEYS:
             if "summary" in self.entry and not self.has_content:
-                # feedparser's _start_description: a second summary is taken as content (plain text)
+                # feedparser's _start_description/_start_summary: a second summary is content (plain text)
                 self.has_content = True
-                self.add_content(el, "text/plain")
+                self.add_content(el, "text/plain", _CONTENT_ATTRS)
             else:
-                kind, value = _content(el, "text/html")
+                kind, value = _content(el, _SUMMARY_KEYS[key], self.atom)
                 self.store("summary", value, depth)
-                self.entry["summary_detail"] = {"type": kind, "language": None, "base": "", "value": value}
+                self.entry["summary_detail"] = self.detail(kind, value)
         elif depth > 1:
             self.visit_nested(el, key, depth)
         elif key in _CONTENT_KEYS:
             self.once("content")
             self.has_content = True
-            self.add_content(el, "text/html")
+            if key == "content":  # Atom's content: plain text unless typed, may point elsewhere (src)
+                self.add_content(el, "text/plain", _CONTENT_ATTRS)
+            else:
+                self.add_content(el, "text/html")
         elif key == "link":
             self.visit_link(el)
         elif key in ("guid", "id"):
@@ -272,7 +291,7 @@ class _Item:
                 self.guid_link = self.guid_link if self.guid_link is not None else value
         elif key in _AUTHOR_KEYS:
             self.once("author")
-            self.entry["author"] = _value(el)
+            self.entry["author"] = _atom_author(el) if len(el) else _value(el)
         elif key in _DATE_KEYS:
             field = _DATE_KEYS[key]
             value = _value(el)
@@ -310,15 +329,18 @@ class _Item:
         if key in _ITEM_IGNORABLE:
             if key == "enclosure":
                 self.links.append(_enclosure(el))
+            elif key == "contributor":  # its name, email and uri go to contributors only
+                _person(el)
+                return
         elif key in _COLLIDING_KEYS or _has_handler(key):
             raise _Decline
         for child in el:
             if isinstance(child.tag, str):
                 self.visit(child, depth + 1)
 
-    def add_content(self, el: Any, default_type: str) -> None:
-        kind, value = _content(el, default_type)
-        self.entry.setdefault("content", []).append({"type": kind, "language": None, "base": "", "value": value})
+    def add_content(self, el: Any, default_type: str, allowed: frozenset[str] = frozenset({"type"})) -> None:
+        kind, value = _content(el, default_type, self.atom, allowed)
+        self.entry.setdefault("content", []).append(self.detail(kind, value))
         self.entry.setdefault("summary", value)  # feedparser's _end_content copies it when there is none
 
     def visit_link(self, el: Any) -> None:
@@ -354,6 +376,33 @@ def _scheme(url: str) -> str:
         return ""
 
 
+def _person(el: Any) -> dict[str, str]:
+    """An Atom person (name, email, uri children) with nothing else inside, or decline."""
+    if (el.text or "").strip():
+        raise _Decline
+    found: dict[str, str] = {}
+    for child in el:
+        if not isinstance(child.tag, str):
+            raise _Decline  # a comment among them: feedparser's text collection is not reproduced
+        key = _key(child)
+        if key not in ("name", "email", "uri", "url") or key in found or (child.tail or "").strip():
+            raise _Decline
+        found[key] = _value(child)
+    return found
+
+
+def _atom_author(el: Any) -> str:
+    """feedparser's entry['author'] for <author><name/><email/></author>: 'name (email)', name or email.
+
+    With neither (an empty name, a uri alone) it is the author element's own text, which is empty.
+    """
+    person = _person(el)
+    name, email = person.get("name"), person.get("email")
+    if name and email:
+        return f"{name} ({email})"
+    return name or email or ""
+
+
 def _enclosure(el: Any) -> dict[str, Any]:
     attrs = _attrs(el)
     href = attrs.get("url", attrs.get("uri", attrs.get("href")))
@@ -364,16 +413,11 @@ def _enclosure(el: Any) -> dict[str, Any]:
     return attrs
 
 
-def read_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
-    """feedparser's result for a plain RSS 2.0 body (only the keys parse.py reads), or None to decline.
+def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
+    """feedparser's result for a plain RSS 2.0 or Atom 1.0 body (the keys parse.py reads), or None to decline.
 
     `headers` are the lower-cased response headers that feedparser would be given.
     """
-    if "content-language" in headers:  # feedparser's default language for every text
-        return None
-    base = _base_uri(headers.get("content-location", ""))
-    if base is None:
-        return None
     if _DECLINE_BYTES_RE.search(body):
         return None
     info: dict[str, Any] = {}
@@ -387,10 +431,10 @@ def read_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError):
         return None  # feedparser's loose parser recovers what it can
-    if _BASE_OR_LANG(root):
+    if _NESTED_BASE_OR_LANG(root):
         return None
     try:
-        result = _read(root, base)
+        result = _read(root, headers)
     except _Decline:
         return None
     if result is not None and problem is not None:  # a feed served as text/html: feedparser flags it
@@ -399,35 +443,78 @@ def read_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
     return result
 
 
+def _start_base(content_location: str) -> str:
+    """feedparser's base URI before the first element: the Content-Location, if a safe URL."""
+    return make_safe_absolute_uri("", content_location) or make_safe_absolute_uri(content_location) or ""
+
+
 @functools.lru_cache(maxsize=1024)  # a feed's Content-Location is the same poll after poll
-def _base_uri(content_location: str) -> str | None:
-    """The base URI feedparser resolves links against, given the Content-Location it was handed.
+def _base_uri(start: str, root_base: str | None = None) -> str | None:
+    """The base URI feedparser resolves an entry's links against.
 
-    feedparser starts from the header and re-derives the base at every element; None (decline)
-    if that would not settle on one value at once. A plain http(s) URL, the usual case, is its own
-    base (it is a fixed point of urljoin).
+    feedparser re-derives the base at every element from its parent's and the element's xml:base
+    (only the root may have one here); None (decline) if that does not settle on one value at
+    once. A plain http(s) URL, the usual case, is its own base (a fixed point of urljoin).
     """
-    if _URLJOIN_FIXED_POINT.match(content_location) and content_location.startswith(("http://", "https://")):
-        return content_location
-    start = make_safe_absolute_uri("", content_location) or make_safe_absolute_uri(content_location) or ""
-    if not start:
-        return ""
-    base = make_safe_absolute_uri(start, start) or start
-    return base if (make_safe_absolute_uri(base, base) or base) == base else None
+    if root_base is None and _URLJOIN_FIXED_POINT.match(start) and start.startswith(("http://", "https://")):
+        return start
+
+    def step(base: str, xml_base: str | None) -> str:  # feedparser's unknown_starttag
+        rel = xml_base or base
+        return (make_safe_absolute_uri(base, rel) or base) if base else _urljoin(base, rel)
+
+    at_root = step(start, root_base)
+    below = step(at_root, None)
+    return below if step(below, None) == below else None
 
 
-def _read(root: Any, base: str) -> dict[str, Any] | None:
-    if root.tag != "rss" or len(root.attrib) != 1 or not str(root.get("version", "")).startswith("2."):
+def _root_attrs(root: Any, allowed: frozenset[str]) -> dict[str, str]:
+    """The root's attributes by local name; xml:base and xml:lang only in the XML namespace."""
+    out: dict[str, str] = {}
+    for name, value in root.attrib.items():
+        if name.startswith("{"):
+            ns, _, local = name[1:].partition("}")
+            if ns != _XML_NS:
+                raise _Decline
+            name = "xml:" + local
+        if name not in allowed:
+            raise _Decline
+        out[name] = value
+    return out
+
+
+def _read(root: Any, headers: dict[str, str]) -> dict[str, Any] | None:
+    if root.tag == "rss":
+        attrs = _root_attrs(root, frozenset({"version", "xml:lang", "xml:base"}))
+        if not attrs.get("version", "").startswith("2."):
+            return None
+        children = _elements(root)
+        if len(children) != 1 or children[0].tag != "channel" or children[0].attrib:
+            return None
+        parent, entry_key, version, atom = children[0], "item", "rss20", False
+    elif root.tag == _ATOM_FEED:
+        attrs = _root_attrs(root, frozenset({"xml:lang", "xml:base"}))
+        parent, entry_key, version, atom = root, "entry", "atom10", True
+    else:
         return None
-    children = _elements(root)
-    if len(children) != 1 or children[0].tag != "channel" or children[0].attrib:
+    base = _base_uri(_start_base(headers.get("content-location", "")), attrs.get("xml:base"))
+    if base is None:
         return None
+    # feedparser's language: the Content-Language header, replaced by xml:lang on the root ('' is none)
+    lang = headers.get("content-language") or None
     feed: dict[str, Any] = {}
+    if lang:
+        feed["language"] = lang.replace("_", "-")
+    if "xml:lang" in attrs:
+        lang = attrs["xml:lang"] or None
+        if lang:
+            feed["language"] = lang.replace("_", "-")
+    detail_lang = lang.replace("_", "-") if lang else None
     entries: list[dict[str, Any]] = []
-    for child in _elements(children[0]):
+    for child in _elements(parent):
         key = _key(child)
-        if key == "item":
-            entries.append(_Item(base).read(child))
+        if key == entry_key:
+            entries.append(_Item(base, atom=atom, lang=detail_lang).read(child))
             continue
         _check_subtree(child, _CHANNEL_FORBIDDEN)
         if key in ("language", "dc_language"):
@@ -436,4 +523,4 @@ def _read(root: Any, base: str) -> dict[str, Any] | None:
             feed["ttl"] = dict(_attrs(child)) if child.attrib else _value(child)
         elif key in ("title", "dc_title") and "title" not in feed and not child.attrib:
             feed["title"] = _value(child)
-    return {"feed": feed, "entries": entries, "version": "rss20", "encoding": "utf-8", "bozo": False}
+    return {"feed": feed, "entries": entries, "version": version, "encoding": "utf-8", "bozo": False}
