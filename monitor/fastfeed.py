@@ -53,6 +53,10 @@ _NESTED_BASE_OR_LANG = etree.XPath(
     " or translate(local-name(), 'BASELNG', 'baselng') = 'lang'])"
 )
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
+# UTF-8 read as Latin-1/cp1252 ('Ã©', 'â€™'): the pattern parse.py's encoding repair looks for.
+_MOJIBAKE_RE = re.compile(
+    "[\u00c2-\u00c3\u00e2][\u0080-\u00bf\u201a-\u203a\u20ac\u2122\u0152\u0153\u0160\u0161\u0178\u017d\u017e]"
+)
 _ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
 _TEXT_TYPES = frozenset({"text/plain", "text/html"})
 # Absolute URLs that urllib's urljoin returns unchanged whatever the base: a lower-case scheme,
@@ -421,9 +425,12 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
     if _DECLINE_BYTES_RE.search(body):
         return None
     info: dict[str, Any] = {}
-    data = convert_to_utf8(headers, body, info)
-    if info.get("encoding") != "utf-8":
+    data = convert_to_utf8(headers, body, info)  # feedparser's own choice of encoding, transcoded to UTF-8
+    encoding = info.get("encoding")
+    if not encoding:
         return None
+    if encoding != "utf-8" and _MOJIBAKE_RE.search(data.decode("utf-8", "replace")):
+        return None  # UTF-8 read as a single-byte charset: parse.py's repair path decides from feedparser's result
     problem = info.get("bozo_exception")
     if problem is not None and not isinstance(problem, NonXMLContentType):
         return None  # encoding trouble: parse.py's repair path starts from feedparser's result
@@ -437,6 +444,8 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
         result = _read(root, headers)
     except _Decline:
         return None
+    if result is not None:
+        result["encoding"] = encoding
     if result is not None and problem is not None:  # a feed served as text/html: feedparser flags it
         result["bozo"] = True
         result["bozo_exception"] = problem

@@ -326,6 +326,8 @@ def _parse(body: bytes, headers: Mapping[str, str] | None, fast: bool) -> Parsed
     if refused:
         return ParsedFeed(entries=(), bozo=True, bozo_error=refused)
     result = read_feed(body, hdrs) if fast else None
+    if result is not None and _needs_repair(result, body):
+        result = None  # the repair path compares against feedparser's own reading
     if result is None:
         result = _feedparse(body, hdrs)
     encoding = result.get("encoding")
