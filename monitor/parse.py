@@ -20,13 +20,18 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import feedparser
 
-from monitor.fastfeed import read_feed
 from monitor.models import ParsedFeed
+
+_read_fast: Callable[[bytes, dict[str, str]], dict[str, Any] | None] | None
+try:
+    from monitor.fastfeed import read_feed as _read_fast
+except ImportError:  # fastfeed reuses feedparser 6 internals; if a release moves them, feedparser alone
+    _read_fast = None
 
 # Bytes of the body that encoding detection looks at (bounded work on the repair path only).
 _DETECT_BYTES = 256 * 1024
@@ -325,7 +330,7 @@ def _parse(body: bytes, headers: Mapping[str, str] | None, fast: bool) -> Parsed
     refused, body = _entity_guard(body)
     if refused:
         return ParsedFeed(entries=(), bozo=True, bozo_error=refused)
-    result = read_feed(body, hdrs) if fast else None
+    result = _read_fast(body, hdrs) if fast and _read_fast is not None else None
     if result is not None and _needs_repair(result, body):
         result = None  # the repair path compares against feedparser's own reading
     if result is None:

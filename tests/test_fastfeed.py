@@ -154,6 +154,7 @@ ACCEPTED_CASES = {
     "whitespace-and-cdata": "<item><title>\n  <![CDATA[  Spaced  title ]]>\n </title><link>\n https://a.example/ws \n</link></item>",
     "unknown-elements": "<item><title>x</title><foo>bar</foo><slash:comments xmlns:slash='http://purl.org/rss/1.0/modules/slash/'>3</slash:comments><link>https://a.example/u</link></item>",
     "uppercase-element-names": "<item><TITLE>x</TITLE><Link>https://a.example/uc</Link><PubDate>Fri, 20 Nov 2026 01:02:03 GMT</PubDate></item>",
+    "deeply-nested-unknown": "<item><title>x</title>" + "<foo>" * 100 + "y" + "</foo>" * 100 + "<link>https://a.example/n</link></item>",
     "no-title-no-link": "<item><description>only a description that becomes the title</description></item>",
 }
 
