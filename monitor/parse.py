@@ -1,5 +1,7 @@
 """Parse stage: feedparser on bytes plus HTTP headers, with encoding repair and an entity-bomb guard.
 
+JSON Feed (jsonfeed.org) documents are mapped by jsonfeed.py; feedparser 6.0 reads XML only.
+
 `parse_feed` never raises. A body that is not a feed comes back as ``ParsedFeed(entries=(),
 bozo=True, bozo_error="parse: not a feed (...)")``; a bozo feed that still yielded entries keeps
 them (feedparser's loose parser recovers most real-world breakage).
@@ -25,6 +27,7 @@ from typing import Any
 
 import feedparser
 
+from monitor.jsonfeed import looks_like_json, read_json_feed
 from monitor.models import ParsedFeed
 
 _read_fast: Callable[[bytes, dict[str, str]], dict[str, Any] | None] | None
@@ -327,17 +330,24 @@ def _parse(body: bytes, headers: Mapping[str, str] | None, fast: bool) -> Parsed
     if not body or not body.strip():
         return ParsedFeed(entries=(), bozo=True, bozo_error="parse: not a feed (empty body)")
     hdrs = _lower_headers(headers)
-    refused, body = _entity_guard(body)
-    if refused:
-        return ParsedFeed(entries=(), bozo=True, bozo_error=refused)
-    result = _read_fast(body, hdrs) if fast and _read_fast is not None else None
-    if result is not None and _needs_repair(result, body):
-        result = None  # the repair path compares against feedparser's own reading
-    if result is None:
-        result = _feedparse(body, hdrs)
-    encoding = result.get("encoding")
-    if _needs_repair(result, body):
-        result, encoding = _repair(body, hdrs, result)
+    encoding: str | None
+    if looks_like_json(body):
+        result = read_json_feed(body)
+        if result is None:
+            return ParsedFeed(entries=(), bozo=True, bozo_error="parse: not a feed (JSON, but not a JSON Feed)")
+        encoding = "utf-8"
+    else:
+        refused, body = _entity_guard(body)
+        if refused:
+            return ParsedFeed(entries=(), bozo=True, bozo_error=refused)
+        result = _read_fast(body, hdrs) if fast and _read_fast is not None else None
+        if result is not None and _needs_repair(result, body):
+            result = None  # the repair path compares against feedparser's own reading
+        if result is None:
+            result = _feedparse(body, hdrs)
+        encoding = result.get("encoding")
+        if _needs_repair(result, body):
+            result, encoding = _repair(body, hdrs, result)
     entries = result["entries"]
     version = result.get("version") or None
     exc = result.get("bozo_exception")

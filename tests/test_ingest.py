@@ -356,3 +356,18 @@ def test_a_busy_store_aborts_the_pass_and_marks_nothing(feed_server: FeedServer,
             asyncio.run(process_pending(store, cfg))
         assert store.query("SELECT facts, processed_version FROM entries") == [{"facts": None, "processed_version": 0}]
         assert asyncio.run(process_pending(store, cfg)).events == 1
+
+
+def test_json_feed_is_polled_like_any_other(feed_server: FeedServer, tmp_path: Path) -> None:
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": ['
+        '{"id": "1", "url": "https://j.example/kling?utm_medium=json", "title": "Kling AI raises funds",'
+        ' "content_text": "Kuaishou said...", "date_published": "2026-11-23T08:00:00Z"}]}'
+    )
+    feed_server.add("/feed.json", body, content_type="application/feed+json", etag='"j1"')
+    cfg = make_cfg(tmp_path, [("j", feed_server.url("/feed.json"))])
+    with Store(cfg.store.path) as store:
+        assert [(o.status, o.new) for o in poll(store, cfg).outcomes] == [("ok", 1)]
+        assert [(o.status, o.new) for o in poll(store, cfg).outcomes] == [("not_modified", 0)]
+        (row,) = store.query("SELECT url, guid, title FROM entries")
+        assert (row["url"], row["guid"], row["title"]) == ("https://j.example/kling", "1", "Kling AI raises funds")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
 
 TITLE = "可灵AI完成新一轮融资，估值达到200亿美元"
@@ -164,3 +168,60 @@ def test_entity_bomb_hidden_behind_a_comment_or_in_utf16_is_refused() -> None:
             p.entries == ()
             and p.bozo_error == "parse: entity declarations refused (nested entity references)"
         )
+
+
+# ------------------------------------------------------------ JSON Feed
+
+JSON_FEED_11 = {
+    "version": "https://jsonfeed.org/version/1.1",
+    "title": "快手新闻",
+    "language": "zh-CN",
+    "items": [
+        {
+            "id": "k-1",
+            "url": "https://news.example.cn/kling?utm_source=json",
+            "title": "可灵AI完成新一轮融资",
+            "summary": "short",
+            "content_html": "<p>快手旗下可灵AI <b>融资</b></p><script>alert(1)</script>",
+            "date_published": "2026-11-20T08:30:00+08:00",
+            "date_modified": "2026-11-21T00:00:00Z",
+            "authors": [{"name": "记者"}],
+            "attachments": [{"url": "https://news.example.cn/v.mp4", "mime_type": "video/mp4"}],
+        },
+        {"id": 7, "external_url": "https://b.example/ext", "content_text": "text only", "language": "en"},
+        {"id": "bad-types", "title": ["not", "a", "string"], "url": 42, "date_published": 1700000000},
+        "not an object",
+    ],
+}
+
+
+def test_json_feed_items_become_entries() -> None:
+    p = parse_feed(json.dumps(JSON_FEED_11, ensure_ascii=False).encode(), {"Content-Type": "application/feed+json"})
+    assert (p.version, p.bozo, len(p.entries)) == ("json11", False, 3)
+    fetched = datetime(2026, 11, 24, tzinfo=UTC)
+    a, b, c = normalize_entries(p, feed="j", language=None, fetched_at=fetched)
+    assert a.url == "https://news.example.cn/kling" and a.guid == "k-1" and a.title == "可灵AI完成新一轮融资"
+    assert a.summary == "快手旗下可灵AI 融资"  # the richer of summary and content, scripts dropped
+    assert a.published == datetime(2026, 11, 20, 0, 30, tzinfo=UTC) and not a.published_from_fetch
+    assert a.updated == datetime(2026, 11, 21, tzinfo=UTC)
+    assert (a.author, a.language) == ("记者", "zh-cn")
+    assert (b.url, b.guid, b.title, b.language) == ("https://b.example/ext", "7", "text only", "en")
+    assert (c.guid, c.title, c.published_from_fetch) == ("bad-types", "", True)  # wrong types are ignored
+
+
+def test_json_feed_1_0_from_the_corpus() -> None:
+    path = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser-tests" / "json" / "example.json"
+    if not path.exists():
+        pytest.skip(f"corpus not found at {path}")
+    p = parse_feed(path.read_bytes())
+    assert (p.version, p.bozo, [e["id"] for e in p.entries]) == ("json1", False, ["2", "1"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"version": "https://jsonfeed.org/version/1.1"}', b'{"items": []}', b'{"version": 3, "items": []}',
+     b"{" * 100_000, b'\xef\xbb\xbf{"version": "https://jsonfeed.org/version/1", "items": [', "{\"a\": \"\xe9\"}".encode("latin-1")],
+)
+def test_json_that_is_not_a_json_feed_is_not_a_feed(body: bytes) -> None:
+    p = parse_feed(body)
+    assert p.entries == () and p.bozo and p.bozo_error == "parse: not a feed (JSON, but not a JSON Feed)"
