@@ -444,9 +444,10 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
         result = _read(root, headers)
     except _Decline:
         return None
-    if result is not None:
-        result["encoding"] = encoding
-    if result is not None and problem is not None:  # a feed served as text/html: feedparser flags it
+    if result is None:
+        return None
+    result["encoding"] = encoding
+    if problem is not None:  # a feed served as text/html: feedparser flags it
         result["bozo"] = True
         result["bozo_exception"] = problem
     return result
@@ -532,4 +533,4 @@ def _read(root: Any, headers: dict[str, str]) -> dict[str, Any] | None:
             feed["ttl"] = dict(_attrs(child)) if child.attrib else _value(child)
         elif key in ("title", "dc_title") and "title" not in feed and not child.attrib:
             feed["title"] = _value(child)
-    return {"feed": feed, "entries": entries, "version": version, "encoding": "utf-8", "bozo": False}
+    return {"feed": feed, "entries": entries, "version": version, "bozo": False}

@@ -343,11 +343,13 @@ def _parse(body: bytes, headers: Mapping[str, str] | None, fast: bool) -> Parsed
         result = _read_fast(body, hdrs) if fast and _read_fast is not None else None
         if result is not None and _needs_repair(result, body):
             result = None  # the repair path compares against feedparser's own reading
-        if result is None:
+        if result is not None:
+            encoding = result.get("encoding")
+        else:
             result = _feedparse(body, hdrs)
-        encoding = result.get("encoding")
-        if _needs_repair(result, body):
-            result, encoding = _repair(body, hdrs, result)
+            encoding = result.get("encoding")
+            if _needs_repair(result, body):
+                result, encoding = _repair(body, hdrs, result)
     entries = result["entries"]
     version = result.get("version") or None
     exc = result.get("bozo_exception")
