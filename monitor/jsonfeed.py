@@ -90,13 +90,15 @@ def _entry(item: dict[str, Any]) -> dict[str, Any]:
     language = _text(item.get("language"))
     if language:
         entry["language"] = language
-    links = [
-        {"rel": "enclosure", "href": a["url"], "type": a.get("mime_type")}
-        for a in item.get("attachments") or ()
-        if isinstance(a, dict) and isinstance(a.get("url"), str)
-    ] if isinstance(item.get("attachments"), list) else []
-    if links:
-        entry["links"] = links
+    attachments = item.get("attachments")
+    if isinstance(attachments, list):
+        links = [
+            {"rel": "enclosure", "href": a["url"], "type": a.get("mime_type")}
+            for a in attachments
+            if isinstance(a, dict) and isinstance(a.get("url"), str)
+        ]
+        if links:
+            entry["links"] = links
     return entry
 
 

@@ -459,22 +459,17 @@ class Store:
             return []
         conn = self.db.conn
         # Existing rows, looked up for the whole batch at once (two queries instead of two per entry).
-        by_url: dict[str, tuple[Any, ...]] = {}
-        for chunk in _chunks([e.url for e in batch]):
-            marks = ",".join("?" * len(chunk))
-            for r in conn.execute(f"SELECT url, {_ENTRY_COLS} FROM entries WHERE url IN ({marks})", chunk):
-                by_url[r[0]] = r[1:]
+        by_url = {r[0]: r[1:] for r in _select_in(conn, f"SELECT url, {_ENTRY_COLS} FROM entries WHERE", "url",
+                                                  [e.url for e in batch])}
         by_guid: dict[tuple[str, str], tuple[Any, ...]] = {}
         wanted: dict[str, list[str]] = {}
         for e in batch:
             if e.guid and e.url not in by_url:
                 wanted.setdefault(e.feed, []).append(e.guid)
         for feed, guids in wanted.items():
-            for chunk in _chunks(guids):
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT guid, {_ENTRY_COLS} FROM entries WHERE feed = ? AND guid IN ({marks})"
-                for r in conn.execute(sql, [feed, *chunk]):
-                    by_guid[(feed, r[0])] = r[1:]
+            sql = f"SELECT guid, {_ENTRY_COLS} FROM entries WHERE feed = ? AND"
+            for r in _select_in(conn, sql, "guid", guids, feed):
+                by_guid[(feed, r[0])] = r[1:]
         out: list[StoredEntry] = []
         now_s = iso(now)
         for e in batch:
@@ -887,9 +882,12 @@ _ENTRY_COLS = "id, content_hash, version, title, summary, full_text"
 _IN_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for i in range(0, len(items), _IN_CHUNK):
-        yield items[i : i + _IN_CHUNK]
+def _select_in(conn: sqlite3.Connection, sql: str, column: str, values: list[str], *fixed: Any) -> Iterator[Any]:
+    """Rows of `sql ... column IN (values)`, queried in chunks of bound parameters; `fixed` parameters
+    (those of `sql` itself) come first."""
+    for i in range(0, len(values), _IN_CHUNK):
+        chunk = values[i : i + _IN_CHUNK]
+        yield from conn.execute(f"{sql} {column} IN ({','.join('?' * len(chunk))})", [*fixed, *chunk])
 
 
 def _content_hash(title: str, summary: str) -> str:
