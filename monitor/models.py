@@ -132,7 +132,7 @@ class Fact:
     value_usd: float | None = None  # only when the text itself gives the USD figure
     qualifier: str = "exact"
     range_high: float | None = None
-    period: str | None = None
+    period: str | None = None  # 2025-Q3, 2025, 2025-H1, 2025-12, "as-of 2026-02"
     quote: str = ""
     start: int = 0
     end: int = 0
@@ -140,6 +140,12 @@ class Fact:
     stage: str | None = None  # reported, filed, signed, closed ...
     alt_value: float | None = None  # the same figure in a second currency, when the text converts it
     alt_unit: str | None = None
+    # What the figure measures within its kind (revenue: quarterly, annual, monthly, cumulative, arr,
+    # guidance; users: dau, mau, registered, paying, creators, cumulative, other; valuation: private,
+    # market_cap, implied; round_size: round, tranche, ipo, committed_total, cap), None when unknown.
+    basis: str | None = None
+    # Whether it happened: reported, planned, guidance, historical.
+    status: str = "reported"
 
     def to_json(self) -> dict[str, Any]:
         """The documented `extract --json` fact shape: exactly these keys."""
@@ -152,6 +158,8 @@ class Fact:
             "qualifier": self.qualifier,
             "range_high": self.range_high,
             "period": self.period,
+            "basis": self.basis,
+            "status": self.status,
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
@@ -160,7 +168,7 @@ class Fact:
 
 @dataclass(frozen=True, slots=True)
 class ProductMove:
-    kind: str  # launch, api, pricing, integration, expansion, milestone
+    kind: str  # model_launch, api, pricing, integration, expansion, milestone
     what: str
     quote: str
     speculative: bool = False
