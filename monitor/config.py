@@ -44,6 +44,7 @@ class FetchConfig:
     max_backoff: int = 24 * 3600
     full_text_for_matches: bool = True  # fetch the article page when a matching entry is only a teaser
     parse_workers: int = -1  # processes parsing feeds: -1 auto (spare cores, big polls only), 0 never
+    allow_private: bool = False  # fetch from loopback, private, link-local addresses (tests, intranets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class FeedConfig:
     full_text: bool = False
     tags: tuple[str, ...] = ()
     tier: str | None = None  # overrides the tier that [sources] would give
+    allow_private: bool = False  # this feed's URL may resolve to a private or loopback address
 
 
 @dataclass(frozen=True, slots=True)
