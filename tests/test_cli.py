@@ -93,3 +93,28 @@ def test_python_dash_m_monitor_is_the_console_script() -> None:
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     assert "commands" in capsys.readouterr().out
+
+
+def test_a_plain_pytest_leaves_the_slow_tests_out_and_ci_runs_them() -> None:
+    opts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "not slow" in opts["addopts"]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.search(r"^\.venv/bin/python -m pytest -q -m slow$", ci, flags=re.M)
+
+
+def test_tests_reach_the_shared_material_only_through_one_helper() -> None:
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if path.name not in ("shared.py", Path(__file__).name) and re.search(r"""["']/work/|/ ["']shared["']""", text):
+            offenders.append(path.name)
+    assert offenders == []
+
+
+def test_shared_dir_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared import shared_path, shared_root
+
+    monkeypatch.delenv("KLING_MONITOR_SHARED", raising=False)
+    assert shared_root() == ROOT.parent / "shared"
+    monkeypatch.setenv("KLING_MONITOR_SHARED", str(tmp_path))
+    assert shared_path("seeds") == tmp_path / "seeds"

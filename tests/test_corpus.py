@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from shared import shared_path
 
 from monitor.models import Entry, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = shared_path("corpus")
 REAL = CORPUS / "real-feeds"
 FP = CORPUS / "feedparser-tests"
 FETCHED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

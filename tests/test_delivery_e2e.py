@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from shared import shared_path
 
-SEEDS = Path("/work/shared/seeds")
+SEEDS = shared_path("seeds")
 if not (SEEDS / "expected.json").is_file() or not (SEEDS / "articles").is_dir():
     pytest.skip(f"seed articles not found in {SEEDS}", allow_module_level=True)
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import random
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from feedparser.urls import _urljoin, make_safe_absolute_uri
+from shared import shared_path
 
 from monitor.fastfeed import _base_uri, _Item, _start_base, read_feed
 from monitor.models import Entry, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = shared_path("corpus")
 FETCHED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 HEADER_VARIANTS: list[dict[str, str]] = [
     {},

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
+from shared import shared_path
 
 from monitor import normalize
 from monitor.models import ParsedFeed
@@ -215,7 +215,7 @@ def test_normalize_many_items() -> None:
 
 # ------------------------------------------------------------ simple markup without a parser
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = shared_path("corpus")
 
 SIMPLE_FRAGMENTS = [
     "<p>Kling <b>2.0</b> &amp; more</p><p>second</p>",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from shared import shared_path
 
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
@@ -210,7 +210,7 @@ def test_json_feed_items_become_entries() -> None:
 
 
 def test_json_feed_1_0_from_the_corpus() -> None:
-    path = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser-tests" / "json" / "example.json"
+    path = shared_path("corpus", "feedparser-tests", "json", "example.json")
     if not path.exists():
         pytest.skip(f"corpus not found at {path}")
     p = parse_feed(path.read_bytes())

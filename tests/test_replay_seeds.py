@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared import shared_path
 
 from monitor.config import Config
 from monitor.models import ANNOUNCED_TYPES
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+SEEDS = shared_path("seeds")
 
 pytestmark = pytest.mark.skipif(not (SEEDS / "expected.json").is_file(),
                                 reason=f"seed articles not found at {SEEDS}")

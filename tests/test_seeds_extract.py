@@ -15,15 +15,15 @@ qualifier, value == the CNY annotation's value_usd) holds the CNY amount as its 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from shared import shared_path
 
 from monitor.extract import extract
 from monitor.models import Document, Extraction, Fact
 
-SEEDS = Path(__file__).parents[2] / "shared" / "seeds"
+SEEDS = shared_path("seeds")
 EXPECTED = SEEDS / "expected.json"
 
 pytestmark = pytest.mark.skipif(
