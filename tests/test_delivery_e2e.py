@@ -9,11 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from shared import shared_path
-
-SEEDS = shared_path("seeds")
-if not (SEEDS / "expected.json").is_file() or not (SEEDS / "articles").is_dir():
-    pytest.skip(f"seed articles not found in {SEEDS}", allow_module_level=True)
 
 pytest.importorskip("monitor.pipeline", reason="monitor.pipeline (another engineer's module) is not there yet")
 
@@ -38,7 +33,7 @@ def servers() -> Iterator[tuple[SlackServer, Inbox, int]]:
         yield slack, inbox, port
 
 
-def test_seeds_to_slack_and_digest(tmp_path: Path, servers: tuple[SlackServer, Inbox, int],
+def test_seeds_to_slack_and_digest(tmp_path: Path, servers: tuple[SlackServer, Inbox, int], shared_dir: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     slack, inbox, port = servers
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
@@ -49,8 +44,9 @@ def test_seeds_to_slack_and_digest(tmp_path: Path, servers: tuple[SlackServer, I
                           sender="monitor@example.org", recipients=("team@example.org",), timeout=5),
         digest=DigestConfig(time="08:00", timezone="UTC"),
     )
-    order = json.loads((SEEDS / "expected.json").read_text())["replay"]["order"]
-    docs = load_documents([str(SEEDS / "articles" / name) for name in order])
+    seeds = shared_dir / "seeds"
+    order = json.loads((seeds / "expected.json").read_text())["replay"]["order"]
+    docs = load_documents([str(seeds / "articles" / name) for name in order])
     events: list[Event] = []
     with Store(tmp_path / "m.db") as store:
         assert send_due_digest(store, cfg, now=T0 - timedelta(minutes=1)) == "not_due"  # scheduler starts
