@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import __version__
-from monitor.errors import EXIT_FAILURE, EXIT_OK, MonitorError
+from monitor.errors import EXIT_ATTENTION, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MonitorError
 from monitor.units import text_table
 
 log = logging.getLogger("monitor")
@@ -37,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except MonitorError as exc:
-        print(f"kling-monitor: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [type(exc).__name__]:  # a config may have several errors
+            print(f"kling-monitor: error: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "keeps a claim ledger and announces only what is new.",
     )
     p.add_argument("--version", action="version", version=f"kling-monitor {__version__}")
-    p.add_argument("-c", "--config", help="TOML config (default: $KLING_MONITOR_CONFIG or config/monitor.toml)")
+    p.add_argument("-c", "--config",
+                   help="TOML config (default: $KLING_MONITOR_CONFIG, ./config/monitor.toml, "
+                        "$XDG_CONFIG_HOME/kling-monitor/monitor.toml, /etc/kling-monitor/monitor.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level (default INFO)")
     sub = p.add_subparsers(title="commands", metavar="COMMAND")
@@ -97,8 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(handler=cmd_poll)
 
     s = sub.add_parser("check-config", help="validate the configuration and exit",
-                       description="Validate the config; exit 0 if valid, 78 with the file and key if not.")
+                       description="Validate the config and that each enabled transport's secret is set; "
+                                   "exit 0 if valid, 78 listing every error with its file and key if not.")
+    s.add_argument("--online", action="store_true",
+                   help="also sign in to each enabled transport (Slack auth.test, SMTP login); posts nothing")
     s.set_defaults(handler=cmd_check_config)
+
+    s = sub.add_parser("init", help="write a commented starter config to the user's config folder",
+                       description="Write a starter config to $XDG_CONFIG_HOME/kling-monitor/monitor.toml "
+                                   "(or -c FILE), its store under $XDG_STATE_HOME/kling-monitor/.")
+    s.add_argument("--force", action="store_true", help="replace an existing file")
+    s.set_defaults(handler=cmd_init)
+
+    s = sub.add_parser("test-send", help="send one clearly marked test message to Slack or by email",
+                       description="Send one message marked [TEST] through a configured transport.")
+    s.add_argument("transport", choices=["slack", "email"])
+    s.set_defaults(handler=cmd_test_send)
 
     feeds = sub.add_parser("feeds", help="list, import and export feeds",
                            description="Feeds: their health, and OPML import/export.")
@@ -216,16 +232,55 @@ def _parse_since(text: str) -> datetime:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from monitor.config import missing_secrets
+    from monitor.errors import ConfigError
+
     cfg = _config(args)
+    missing = missing_secrets(cfg)
+    if missing:
+        raise ConfigError("\n".join(missing))
     print(f"{cfg.path}: ok ({len(cfg.feeds)} feeds, {len(cfg.watch.watchlist().entities)} watched entities, "
           f"slack {'on' if cfg.slack.enabled else 'off'}, email {'on' if cfg.email.enabled else 'off'})")
+    if not args.online:
+        return EXIT_OK
+    from monitor.checks import online_checks
+
+    results = online_checks(cfg)
+    for r in results:
+        print(r.line())
+    if not results:
+        print("online: nothing to check (slack and email are off)")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_CONFIG
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from monitor.starter import write_starter
+
+    path = write_starter(Path(args.config) if args.config else None, force=args.force)
+    print(f"wrote {path}")
+    print("next: kling-monitor check-config, kling-monitor demo (offline), kling-monitor run")
+    return EXIT_OK
+
+
+def cmd_test_send(args: argparse.Namespace) -> int:
+    from monitor.checks import send_test_message
+    from monitor.config import missing_secrets
+    from monitor.errors import ConfigError
+
+    cfg = _config(args)
+    missing = [m for m in missing_secrets(cfg) if f": {args.transport}." in m]
+    if missing:
+        raise ConfigError("\n".join(missing))
+    print(f"test message sent: {send_test_message(cfg, args.transport)}")
     return EXIT_OK
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    from monitor.config import missing_secrets
     from monitor.ingest import poll_feeds, process_pending, terminal_progress
 
     cfg = _config(args)
+    parked = 0
     feeds = [cfg.feed(n) for n in args.feed] if args.feed else list(cfg.feeds)
     with _store(cfg) as store:
         summary = asyncio.run(poll_feeds(store, cfg, feeds=feeds, due_only=not args.once,
@@ -243,11 +298,29 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
                 ds = drain(store, cfg)
                 print(f"alerts: {ds.sent} sent, {ds.failed} to retry, {ds.parked} parked, {ds.held} held")
+                parked = ds.parked
+        digest = ""
         if args.digest_if_due:
             from monitor.digest import send_due_digest
 
-            print(f"digest: {send_due_digest(store, cfg, now=datetime.now(UTC))}")
+            digest = send_due_digest(store, cfg, now=datetime.now(UTC))
+            print(f"digest: {digest}")
+        last_parked = store.outbox_rows("parked")[-1:] if parked else []
+    # Failures retrying cannot fix come last, one line each, with an exit code a timer unit shows.
+    missing = missing_secrets(cfg) if not args.no_send else []
+    for line in missing:
+        print(f"kling-monitor: error: {line}", file=sys.stderr)
+    if parked:
+        why = last_parked[0]["last_error"] if last_parked else "see kling-monitor outbox list --status parked"
+        print(f"kling-monitor: error: {parked} alert(s) parked ({why}); fix the cause, then "
+              "`kling-monitor outbox retry --all`", file=sys.stderr)
+    if digest.startswith("failed"):
+        print(f"kling-monitor: error: digest {digest}", file=sys.stderr)
     failed = summary.count("error")
+    if missing:
+        return EXIT_CONFIG
+    if parked or digest.startswith("failed"):
+        return EXIT_ATTENTION
     return EXIT_FAILURE if summary.outcomes and failed == len(summary.outcomes) else EXIT_OK
 
 
@@ -270,10 +343,10 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace) -> int:
-    from monitor.config import DEFAULT_CONFIG
+    from monitor.config import find_config
     from monitor.opml import import_into_config
 
-    target = args.config or os.environ.get("KLING_MONITOR_CONFIG") or str(DEFAULT_CONFIG)
+    target = find_config(args.config)
     added = import_into_config(args.file, target)
     for f in added:
         print(f"added {f.name}: {f.url}")

@@ -1,8 +1,14 @@
 """Typed configuration: TOML into frozen dataclasses, every default in one place.
 
 Unknown keys are errors (a misspelt key must not be silently ignored), and every error
-names the file and the key path (`feeds[3].intervl`). Secrets never live in the file: the
-config names an environment variable (`token_env = "SLACK_BOT_TOKEN"`) and `secret()` reads it.
+names the file and the key path (`feeds[3].intervl`); one load reports all of them at once.
+Secrets never live in the file: the config names an environment variable
+(`token_env = "SLACK_BOT_TOKEN"`) and `secret()` reads it.
+
+Where the config is found (`find_config`): `-c`, `$KLING_MONITOR_CONFIG`, `./config/monitor.toml`,
+`$XDG_CONFIG_HOME/kling-monitor/monitor.toml`, `/etc/kling-monitor/monitor.toml`. Relative paths
+inside a config file are relative to that file's folder, so a command gives the same store from
+any working directory.
 """
 
 from __future__ import annotations
@@ -21,7 +27,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.errors import ConfigError
 from monitor.match import WatchEntity, Watchlist, default_watchlist
 
+# The repository's documented reference config (absent from an installed wheel).
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "monitor.toml"
+CONFIG_ENV = "KLING_MONITOR_CONFIG"
+APP_DIR = "kling-monitor"
+SYSTEM_CONFIG = Path("/etc") / APP_DIR / "monitor.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,8 @@ class FeedConfig:
     tags: tuple[str, ...] = ()
     tier: str | None = None  # overrides the tier that [sources] would give
     allow_private: bool = False  # this feed's URL may resolve to a private or loopback address
+    title: str | None = None  # the display title (as a feed reader shows it); name is the short key
+    folder: str | None = None  # a feed reader's folder, "/" between nested folders (OPML outlines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +196,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
-    path: str = ""  # where it was loaded from; relative paths in it are relative to the working dir
+    path: str = ""  # where it was loaded from; relative paths in it were resolved against its folder
 
     def feed(self, name: str) -> FeedConfig:
         for f in self.feeds:
@@ -193,12 +205,54 @@ class Config:
         raise ConfigError(f"config: no feed named {name!r}")
 
 
+# ------------------------------------------------------------------- where things live
+
+
+def xdg_config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def xdg_state_home() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+
+
+def user_config_path() -> Path:
+    """Where `kling-monitor init` writes the starter config."""
+    return xdg_config_home() / APP_DIR / "monitor.toml"
+
+
+def user_state_dir() -> Path:
+    """Where the starter config keeps the store, the alerts file and digest previews."""
+    return xdg_state_home() / APP_DIR
+
+
+def search_path() -> list[Path]:
+    """The files looked for, in order, when neither -c nor $KLING_MONITOR_CONFIG names one."""
+    return [Path("config") / "monitor.toml", user_config_path(), SYSTEM_CONFIG]
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: -c, then $KLING_MONITOR_CONFIG, then the first file of search_path()."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    for candidate in search_path():
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in search_path())
+    raise ConfigError(f"no config file: none given (-c, ${CONFIG_ENV}) and none found in {looked}; "
+                      "`kling-monitor init` writes a starter config")
+
+
 # ------------------------------------------------------------------- loading
+
+_BAD: Any = object()  # a value that failed to convert; its error is already recorded
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and validate a TOML config; raise ConfigError naming the file and key."""
-    p = Path(path) if path else Path(os.environ.get("KLING_MONITOR_CONFIG", DEFAULT_CONFIG))
+    """Read and validate a TOML config; raise ConfigError naming the file and key of every error."""
+    p = find_config(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
@@ -207,13 +261,35 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return config_from_dict(data, source=str(p))
+    cfg = config_from_dict(data, source=str(p))
+    return resolve_paths(cfg, p.parent)
+
+
+def resolve_paths(cfg: Config, base: Path) -> Config:
+    """Relative file paths in a config are relative to the config file's folder (`~` expanded)."""
+
+    def at(value: str) -> str:
+        if not value or value == ":memory:":
+            return value
+        return os.path.normpath(base.absolute() / Path(value).expanduser())
+
+    return dataclasses.replace(
+        cfg,
+        store=dataclasses.replace(cfg.store, path=at(cfg.store.path)),
+        console=dataclasses.replace(cfg.console, jsonl=at(cfg.console.jsonl)),
+        digest=dataclasses.replace(cfg.digest, preview_dir=at(cfg.digest.preview_dir)),
+    )
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Config:
-    cfg = _build(Config, {k: v for k, v in data.items()}, source, "")
+    errors: list[str] = []
+    cfg = _build(Config, {k: v for k, v in data.items()}, source, "", errors)
+    if cfg is _BAD:
+        cfg = Config()
     cfg = dataclasses.replace(cfg, path=source)
-    _check(cfg, source)
+    _check(cfg, source, errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
     return cfg
 
 
@@ -233,55 +309,83 @@ def secret(env_name: str | None) -> str | None:
     return None
 
 
-def _build(cls: type, data: Any, source: str, where: str) -> Any:
+def missing_secrets(cfg: Config) -> list[str]:
+    """One line per enabled transport whose secret is not set (the key and the variable named)."""
+    out: list[str] = []
+    s = cfg.slack
+    if s.enabled:
+        key, env = ("slack.webhook_env", s.webhook_env) if s.webhook_env else ("slack.token_env", s.token_env)
+        what = "webhook URL" if s.webhook_env else "bot token"
+        if not secret(env):
+            out.append(f"{cfg.path}: {key}: slack is enabled but its {what} is not set "
+                       f"(environment variable {env} or {env}_FILE)")
+    e = cfg.email
+    if e.enabled:
+        for key in ("username_env", "password_env"):
+            env = getattr(e, key)
+            if env and not secret(env):
+                out.append(f"{cfg.path}: email.{key}: email is enabled but {env} is not set "
+                           f"(environment variable {env} or {env}_FILE)")
+    return out
+
+
+def _build(cls: type, data: Any, source: str, where: str, errors: list[str]) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {where or 'top level'}: expected a table, got {_tname(data)}")
+        errors.append(f"{source}: {where or 'top level'}: expected a table, got {_tname(data)}")
+        return _BAD
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path" or cls is not Config}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        key = f"{where}.{unknown[0]}" if where else unknown[0]
-        raise ConfigError(f"{source}: {key}: unknown key (known: {', '.join(sorted(fields))})")
+    for name in sorted(set(data) - set(fields)):
+        key = f"{where}.{name}" if where else name
+        errors.append(f"{source}: {key}: unknown key (known: {', '.join(sorted(fields))})")
     kwargs: dict[str, Any] = {}
+    complete = True
     for name, f in fields.items():
         key = f"{where}.{name}" if where else name
         if name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{source}: {key}: required key is missing")
+                errors.append(f"{source}: {key}: required key is missing")
+                complete = False
             continue
-        kwargs[name] = _convert(hints[name], data[name], source, key)
-    return cls(**kwargs)
+        value = _convert(hints[name], data[name], source, key, errors)
+        if value is _BAD:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                complete = False
+            continue  # the default stands in, so the checks after this still run
+        kwargs[name] = value
+    return cls(**kwargs) if complete else _BAD
 
 
-def _convert(tp: Any, value: Any, source: str, key: str) -> Any:
+def _convert(tp: Any, value: Any, source: str, key: str, errors: list[str]) -> Any:
+    def bad(msg: str) -> Any:
+        errors.append(f"{source}: {key}: {msg}")
+        return _BAD
+
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _convert(args[0], value, source, key)
+        return _convert(args[0], value, source, key, errors)
     if origin is tuple:
         (item_tp, _ellipsis) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{source}: {key}: expected a list, got {_tname(value)}")
-        return tuple(_convert(item_tp, v, source, f"{key}[{i}]") for i, v in enumerate(value))
+            return bad(f"expected a list, got {_tname(value)}")
+        items = [_convert(item_tp, v, source, f"{key}[{i}]", errors) for i, v in enumerate(value)]
+        return tuple(v for v in items if v is not _BAD)
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, source, key)  # type: ignore[arg-type]
+        return _build(tp, value, source, key, errors)  # type: ignore[arg-type]
     if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {key}: expected true or false, got {_tname(value)}")
-        return value
+        return value if isinstance(value, bool) else bad(f"expected true or false, got {_tname(value)}")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: {key}: expected an integer, got {_tname(value)}")
+            return bad(f"expected an integer, got {_tname(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: {key}: expected a number, got {_tname(value)}")
+            return bad(f"expected a number, got {_tname(value)}")
         return float(value)
     if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {key}: expected a string, got {_tname(value)}")
-        return value
-    raise ConfigError(f"{source}: {key}: unsupported type")  # pragma: no cover - a bug in this module
+        return value if isinstance(value, str) else bad(f"expected a string, got {_tname(value)}")
+    return bad("unsupported type")  # pragma: no cover - a bug in this module
 
 
 def _tname(value: Any) -> str:
@@ -293,11 +397,11 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _SECRET_LIKE = re.compile(r"^(xox[abposr]-|https://hooks\.slack\.com/)")
 
 
-def _check(cfg: Config, source: str) -> None:
-    """Cross-field checks that types alone cannot express."""
+def _check(cfg: Config, source: str, errors: list[str]) -> None:
+    """Cross-field checks that types alone cannot express; every failure is recorded, none stops."""
 
     def fail(key: str, msg: str) -> None:
-        raise ConfigError(f"{source}: {key}: {msg}")
+        errors.append(f"{source}: {key}: {msg}")
 
     names: set[str] = set()
     for i, f in enumerate(cfg.feeds):

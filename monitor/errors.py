@@ -17,6 +17,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the job ran but something failed (e.g. every feed failed)
 EXIT_USAGE = 2  # bad command line (argparse uses 2 too)
+EXIT_ATTENTION = 3  # a person must act: parked alerts, a failed digest, every feed failing (status, poll)
 EXIT_DATAERR = 65  # bad input document
 EXIT_CONFIG = 78  # configuration error (EX_CONFIG)
 

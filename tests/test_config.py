@@ -22,7 +22,7 @@ FEED = '[[feeds]]\nname = "a"\nurl = "https://example.com/feed"\n'
 
 def test_default_config_is_valid_and_has_search_feeds() -> None:
     cfg = load_config(DEFAULT_CONFIG)
-    assert cfg.store.path == "./data/monitor.db"
+    assert cfg.store.path == str(DEFAULT_CONFIG.parents[1] / "data" / "monitor.db")  # the repository's ./data
     names = [f.name for f in cfg.feeds]
     assert len(names) == len(set(names)) >= 8
     urls = " ".join(f.url for f in cfg.feeds)
