@@ -18,6 +18,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.errors import EXIT_ATTENTION, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MonitorError
+from monitor.models import ANNOUNCED_TYPES
 from monitor.units import text_table
 
 log = logging.getLogger("monitor")
@@ -131,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Write the configured feeds as OPML to standard output or a file.")
     s.add_argument("-o", "--output", help="file to write (default: standard output)")
     s.set_defaults(handler=cmd_feeds_export)
+    s = fsub.add_parser("pause", help="stop polling a feed, for a while or until resumed",
+                        description="Pause a feed (stored: survives restarts; shown by status).")
+    s.add_argument("name", help="feed name")
+    s.add_argument("--for", dest="duration", type=_duration, metavar="DURATION", help="e.g. 30m, 6h, 2d (default: until resumed)")
+    s.set_defaults(handler=cmd_feeds_pause)
+    s = fsub.add_parser("resume", help="poll a paused feed again", description="Resume a paused feed.")
+    s.add_argument("name", help="feed name")
+    s.set_defaults(handler=cmd_feeds_resume)
     feeds.set_defaults(handler=lambda a: _help(feeds))
 
     entries = sub.add_parser("entries", help="list stored entries", description="Stored entries.")
@@ -170,8 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--status", choices=["pending", "sending", "sent", "parked"], help="only this status")
     s.add_argument("--json", action="store_true", help="JSON output")
     s.set_defaults(handler=cmd_outbox_list)
-    s = osub.add_parser("retry", help="send a parked message again", description="Re-queue a parked message.")
-    s.add_argument("id", type=int)
+    s = osub.add_parser("retry", help="send a parked message (or all of them) again",
+                        description="Re-queue a parked message, or every parked message with --all.")
+    s.add_argument("id", type=int, nargs="?")
+    s.add_argument("--all", action="store_true", help="every parked message")
     s.set_defaults(handler=cmd_outbox_retry)
     s = osub.add_parser("drain", help="deliver due messages now", description="Deliver due outbox messages now.")
     s.set_defaults(handler=cmd_outbox_drain)
@@ -184,8 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--send", action="store_true", help="send the digest now by SMTP")
     s.set_defaults(handler=cmd_digest)
 
-    s = sub.add_parser("status", help="health: feeds, outbox backlog, parked messages, last digest",
-                       description="The daemon's health as read from the store.")
+    s = sub.add_parser("mute", help="no Slack alerts for an entity and/or alert type for a while",
+                       description="Mute Slack alerts (stored: survives restarts; shown by status). Muted alerts "
+                                   "still reach the console and the digest. Neither --entity nor --type: all.")
+    s.add_argument("--entity", help="e.g. Kling or Kuaishou")
+    s.add_argument("--type", choices=sorted(ANNOUNCED_TYPES), help="alert type")
+    s.add_argument("--for", dest="duration", type=_duration, required=True, metavar="DURATION", help="e.g. 30m, 6h, 2d")
+    s.set_defaults(handler=cmd_mute)
+    s = sub.add_parser("unmute", help="end mutes (those with these filters, or all)",
+                       description="Remove the mutes with exactly these filters; with neither, every mute.")
+    s.add_argument("--entity")
+    s.add_argument("--type", choices=sorted(ANNOUNCED_TYPES))
+    s.set_defaults(handler=cmd_unmute)
+
+    s = sub.add_parser("status", help="health: what needs a person first, then feeds, outbox, digest, controls",
+                       description="The daemon's health as read from the store. Exit 0 when healthy, 3 when a "
+                                   "person must act (parked alerts, a failed digest, every feed failing).")
     s.add_argument("--json", action="store_true", help="JSON output")
     s.set_defaults(handler=cmd_status)
     return p
@@ -215,12 +240,21 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _duration(text: str) -> timedelta:
+    """argparse type for --for: 30m, 6h, 2d, 1w (a bad one is a usage error, exit 2)."""
+    if text[-1:] in _UNITS and text[:-1].isdigit() and int(text[:-1]) > 0:
+        return timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+    raise argparse.ArgumentTypeError(f"expected a duration like 30m, 6h, 2d or 1w, got {text!r}")
+
+
 def _parse_since(text: str) -> datetime:
     from monitor.errors import InputError
 
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    if text[-1:] in units and text[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    if text[-1:] in _UNITS and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
@@ -452,10 +486,63 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_feeds_pause(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    cfg.feed(args.name)  # a ConfigError for an unknown name
+    now = datetime.now(UTC)
+    until = now + args.duration if args.duration else None
+    with _store(cfg) as store:
+        store.pause_feed(args.name, until=until, now=now)
+    print(f"feed {args.name} paused " + (f"until {_iso(until)}" if until else "until resumed"))
+    return EXIT_OK
+
+
+def cmd_feeds_resume(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    cfg.feed(args.name)
+    with _store(cfg) as store:
+        was = store.resume_feed(args.name)
+    print(f"feed {args.name} resumed" if was else f"feed {args.name} was not paused")
+    return EXIT_OK
+
+
+def cmd_mute(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    now = datetime.now(UTC)
+    until = now + args.duration
+    with _store(cfg) as store:
+        store.add_mute(entity=args.entity, type=args.type, until=until, now=now)
+    what = " ".join(x for x in (args.type and f"{args.type} alerts", args.entity and f"about {args.entity}") if x)
+    print(f"slack: {what or 'all alerts'} muted until {_iso(until)} (they still reach the console and digest)")
+    return EXIT_OK
+
+
+def cmd_unmute(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    with _store(cfg) as store:
+        n = store.remove_mutes(entity=args.entity, type=args.type)
+    print(f"{n} mute(s) removed")
+    return EXIT_OK
+
+
+def _iso(dt: datetime | None) -> str:
+    from monitor.store import iso
+
+    return iso(dt) or "-"
+
+
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from monitor.errors import UsageError
     from monitor.notify import outbox_retry
 
+    if args.all == (args.id is not None):
+        raise UsageError("outbox retry: give a message ID or --all")
     cfg = _config(args)
+    if args.all:
+        with _store(cfg) as store:
+            n = store.outbox_retry_all(datetime.now(UTC))
+        print(f"{n} parked message(s) queued again")
+        return EXIT_OK
     with _store(cfg) as store:
         if not outbox_retry(store, args.id):
             print(f"kling-monitor: error: outbox message {args.id} is not parked", file=sys.stderr)
@@ -499,7 +586,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _print_json(status)
     else:
         print(format_status(status))
-    return EXIT_OK
+    return EXIT_ATTENTION if status["needs_attention"] else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """The errors kling-monitor raises, and the exit codes they map to.
 
     MonitorError                 base; carries an exit code
+    ├── UsageError               a command line the parser accepts but the command cannot use
     ├── ConfigError              the config file is missing, not TOML, or invalid (names file and key)
     ├── InputError               a document given to extract/replay cannot be read
     ├── StoreError               the SQLite store cannot be opened or migrated
@@ -24,6 +25,12 @@ EXIT_CONFIG = 78  # configuration error (EX_CONFIG)
 
 class MonitorError(Exception):
     exit_code = EXIT_FAILURE
+
+
+class UsageError(MonitorError):
+    """A command line argparse accepts but the command cannot (`outbox retry` with neither ID nor --all)."""
+
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(MonitorError):

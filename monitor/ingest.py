@@ -105,6 +105,8 @@ async def poll_feeds(
     if due_only:
         due = {row["name"] for row in store.due_feeds(now)}
         chosen = [f for f in chosen if f.name in due]
+    paused = store.paused_feeds(now)  # `feeds pause NAME`: not polled, due or not, until resumed
+    chosen = [f for f in chosen if f.name not in paused]
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     outcomes: list[FeedOutcome] = []

@@ -152,6 +152,14 @@ def slack_targets(event: Event, slack: SlackConfig) -> list[str]:
     return out
 
 
+def slack_muted(store: Store, event: Event, now: datetime) -> bool:
+    """`kling-monitor mute`: no Slack message for this event (it still reaches the console and digest)."""
+    if store.muted(entity=event.subject, type=event.type, now=now):
+        log.info("slack: %s alert about %s muted", event.type, event.subject)
+        return True
+    return False
+
+
 def enqueue(store: Store, events: Iterable[Event], cfg: Config, *, now: datetime) -> int:
     """Queue deliveries for events (call inside the pipeline's transaction); return rows added.
 
@@ -165,7 +173,7 @@ def enqueue(store: Store, events: Iterable[Event], cfg: Config, *, now: datetime
             dests: list[tuple[str, str]] = []
             if cfg.console.enabled:
                 dests.append(("console", CONSOLE_TARGET))
-            if cfg.slack.enabled:
+            if cfg.slack.enabled and not slack_muted(store, ev, now):
                 dests += [("slack", t) for t in slack_targets(ev, cfg.slack)]
             for transport, target in dests:
                 added += store.outbox_add(

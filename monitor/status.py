@@ -3,6 +3,9 @@
 Read-only and independent of a running daemon: feeds' health comes from the feeds table, the
 backlog from the outbox, the last digest from the digests table, and whether a daemon is alive
 from the heartbeat it writes to `meta` every few seconds (see monitor.schedule).
+
+What needs a person comes first and sets the exit code (EXIT_ATTENTION): parked alerts, a failed
+digest, every feed failing. Other problems (a stopped daemon, some feeds failing) are warnings.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from monitor.schedule import (
     next_digest_run,
 )
 from monitor.store import Store, iso, parse_iso, utcnow
-from monitor.units import text_table
+from monitor.units import relative_time, text_table
 
 PARKED_SHOWN = 20
+HEALTHY_FEEDS_SHOWN = 20  # beyond this, healthy feeds are counted, not listed (`feeds list` lists all)
 MIN_STALE_AFTER = 60.0  # seconds without a heartbeat before a daemon counts as not running
 
 
@@ -79,6 +83,11 @@ def gather_status(store: Store, cfg: Config, *, now: datetime | None = None) -> 
             "effective_interval": r.get("effective_interval") or f.interval,
             "entries": int(r.get("entries_total") or 0),
         })
+    paused = store.paused_feeds(now)
+    for fd in feeds:
+        fd["paused"] = fd["name"] in paused
+        fd["paused_until"] = paused.get(fd["name"])
+    mutes = store.active_mutes(now)
     counts = store.outbox_counts()
     oldest = store.query("SELECT min(created) AS c FROM outbox WHERE status IN ('pending', 'sending')")
     parked = [{"id": r["id"], "transport": r["transport"], "target": r["target"], "attempts": r["attempts"],
@@ -88,17 +97,27 @@ def gather_status(store: Store, cfg: Config, *, now: datetime | None = None) -> 
     last = digests[0] if digests else None
     last_sent = store.query("SELECT max(sent_at) AS s FROM digests WHERE status = 'sent'")
     nxt_digest = next_digest_run(cfg, now)
-    problems: list[str] = []
+    attention: list[str] = []  # a person must act; the exit code says so
+    warnings: list[str] = []
     daemon = daemon_state(store, now)
-    if not daemon["running"]:
-        problems.append(f"daemon {daemon['state']}")
-    failing = [f["name"] for f in feeds if f["error_count"]]
-    if failing:
-        problems.append(f"{len(failing)} feed(s) failing: {', '.join(failing[:5])}")
+    active = [f for f in feeds if not f["paused"]]
+    failing = [f["name"] for f in active if f["error_count"]]
+    polled = [f for f in active if f["last_poll"]]
+    if polled and len(failing) == len(polled):
+        attention.append(f"every feed is failing ({len(failing)} of {len(polled)} polled): check the network "
+                         "and `kling-monitor feeds list`")
+    elif failing:
+        warnings.append(f"{len(failing)} feed(s) failing: {', '.join(failing[:5])}"
+                        + (f" and {len(failing) - 5} more" if len(failing) > 5 else ""))
     if counts.get("parked"):
-        problems.append(f"{counts['parked']} parked message(s)")
+        why = parked[-1]["last_error"] if parked else None
+        attention.append(f"{counts['parked']} parked alert(s)" + (f" (last: {why})" if why else "")
+                         + ": fix the cause, then `kling-monitor outbox retry --all`")
     if last is not None and last["status"] == "failed":
-        problems.append(f"last digest failed: {last['last_error']}")
+        attention.append(f"last digest failed: {last['last_error']}")
+    if not daemon["running"]:
+        warnings.append(f"daemon {daemon['state']}")
+    problems = attention + warnings
     return {
         "now": iso(now),
         "config": cfg.path,
@@ -123,44 +142,75 @@ def gather_status(store: Store, cfg: Config, *, now: datetime | None = None) -> 
             "last_sent": last_sent[0]["s"] if last_sent else None,
             "next": iso(nxt_digest),
         },
+        "paused": paused,
+        "mutes": mutes,
+        "attention": attention,
+        "warnings": warnings,
         "problems": problems,
+        "needs_attention": bool(attention),
         "ok": not problems,
     }
 
 
 def format_status(d: dict[str, Any]) -> str:
-    """A terse human view of gather_status()."""
+    """A terse human view of gather_status(): what needs a person first, times relative to now."""
+    now = parse_iso(d["now"]) or utcnow()
+
+    def rel(value: str | None) -> str:
+        return relative_time(parse_iso(value), now)
+
     out: list[str] = []
+    if d["attention"]:
+        out.append("NEEDS ATTENTION:")
+        out += [f"  ! {a}" for a in d["attention"]]
+    if d["warnings"]:
+        out.append("warnings:")
+        out += [f"  - {w}" for w in d["warnings"]]
+    if not d["problems"]:
+        out.append("ok: nothing needs attention")
+    out.append("")
     dm = d["daemon"]
-    beat = f", last heartbeat {dm['heartbeat']} ({dm['heartbeat_age_s']:.0f}s ago)" if dm["heartbeat"] else ""
+    beat = f", last heartbeat {rel(dm['heartbeat'])}" if dm["heartbeat"] else ""
     pid = f", pid {dm['pid']}" if dm.get("pid") and dm["running"] else ""
     out.append(f"daemon: {dm['state']}{pid}{beat}")
     out.append(f"store: {d['store']} ({d['entries']} entries)")
     ob = d["outbox"]
     backlog = f"outbox: {ob['pending']} pending, {ob['sending']} sending, {ob['parked']} parked, {ob['sent']} sent"
     if ob["oldest_unsent"]:
-        backlog += f" (oldest unsent {ob['oldest_unsent']})"
+        backlog += f" (oldest unsent {rel(ob['oldest_unsent'])})"
     out.append(backlog)
     dg = d["digest"]
     last = dg["last"]
-    last_txt = (f"last {last['status']} for {last['scheduled_for']}"
+    last_txt = (f"last {last['status']} {rel(last['sent_at'] or last['scheduled_for'])}"
                 + (f" ({last['last_error']})" if last["last_error"] else "")) if last else "none yet"
     out.append(f"digest: {'on' if dg['enabled'] else 'off (email disabled)'}, {dg['schedule']}; {last_txt}; "
-               f"next {dg['next']}")
+               f"next {rel(dg['next'])}")
+    if d["paused"]:
+        out.append("paused feeds: " + ", ".join(
+            f"{name} ({'until ' + rel(until) if until else 'until resumed'})" for name, until in d["paused"].items()))
+    for m in d["mutes"]:
+        what = " ".join(x for x in (m["type"], m["entity"] and f"about {m['entity']}") if x) or "all alerts"
+        out.append(f"slack muted: {what}, ends {rel(m['until'])} (kling-monitor unmute)")
     out.append("")
+
+    def rank(f: dict[str, Any]) -> int:
+        return 0 if f["error_count"] else 1 if f["paused"] or not f["last_poll"] else 2
+
+    feeds = sorted(d["feeds"], key=rank)  # failing feeds first; sorted() keeps the config order within
+    shown = [f for f in feeds if rank(f) < 2] + [f for f in feeds if rank(f) == 2][:HEALTHY_FEEDS_SHOWN]
     headers = ["feed", "status", "last success", "errors", "next poll", "interval s", "last error"]
-    rows = [[f["name"], f["status"] + (" (backing off)" if f["backing_off"] else ""), f["last_success"] or "-",
-             str(f["error_count"]), f["next_poll"] or "-", str(f["effective_interval"]),
-             (f["last_error"] or "-")[:60]] for f in d["feeds"]]
+    rows = [[f["name"], ("paused" if f["paused"] else f["status"]) + (" (backing off)" if f["backing_off"] else ""),
+             rel(f["last_success"]), str(f["error_count"]), rel(f["next_poll"]) if not f["paused"] else "-",
+             str(f["effective_interval"]), (f["last_error"] or "-")[:60]] for f in shown]
     out.append(text_table(rows, headers) if rows else "no feeds configured")
+    if len(shown) < len(feeds):
+        out.append(f"… and {len(feeds) - len(shown)} more feeds ok (kling-monitor feeds list)")
     if d["parked"]:
         out.append("")
-        out.append("parked messages (kling-monitor outbox retry ID):")
+        out.append("parked messages (kling-monitor outbox retry ID, or --all):")
         for p in d["parked"]:
             out.append(f"  #{p['id']} {p['transport']} -> {p['target'] or '-'} after {p['attempts']} attempts: "
                        f"{(p['last_error'] or '-')[:100]}")
-    out.append("")
-    out.append("ok" if d["ok"] else "problems: " + "; ".join(d["problems"]))
     return "\n".join(out)
 
 

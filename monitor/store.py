@@ -26,7 +26,7 @@ from sqlite_utils import Database, Migrations
 from monitor.errors import StoreError
 from monitor.models import Entry, FetchResult
 
-SCHEMA_VERSION = 2  # the number of migrations below; recorded in PRAGMA user_version
+SCHEMA_VERSION = 3  # the number of migrations below; recorded in PRAGMA user_version
 
 migrations = Migrations("kling-monitor")
 
@@ -250,6 +250,27 @@ def _m0002(db: Database) -> None:
     db.execute("ALTER TABLE entries ADD COLUMN outlet_url TEXT")
 
 
+@migrations(name="0003_i13_controls")
+def _m0003_i13(db: Database) -> None:
+    # Operator controls that must outlive a restart: paused feeds and Slack mutes.
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS feed_pauses (
+            name TEXT PRIMARY KEY,
+            until TEXT,                         -- NULL: until resumed
+            created TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS mutes (
+            id INTEGER PRIMARY KEY,
+            entity TEXT,                        -- NULL: any entity
+            type TEXT,                          -- NULL: any alert type
+            until TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        """
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEntry:
     """An entry as the store returns it after an upsert: what the next stages need."""
@@ -365,8 +386,48 @@ class Store:
         return self.query("SELECT * FROM feeds ORDER BY name")
 
     def due_feeds(self, now: datetime) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM feeds WHERE next_poll IS NULL OR next_poll <= ? ORDER BY next_poll",
+        """Feeds whose next poll has come, paused ones left out."""
+        return self.query("SELECT * FROM feeds WHERE (next_poll IS NULL OR next_poll <= ?) AND name NOT IN"
+                          " (SELECT name FROM feed_pauses WHERE until IS NULL OR until > ?) ORDER BY next_poll",
+                          [iso(now), iso(now)])
+
+    # ------------------------------------------------------------ operator controls (pauses, mutes)
+
+    def pause_feed(self, name: str, *, until: datetime | None, now: datetime) -> None:
+        self.db.execute("INSERT INTO feed_pauses (name, until, created) VALUES (?, ?, ?) ON CONFLICT(name)"
+                        " DO UPDATE SET until = excluded.until, created = excluded.created",
+                        [name, iso(until), iso(now)])
+
+    def resume_feed(self, name: str) -> bool:
+        return bool(self.db.execute("DELETE FROM feed_pauses WHERE name = ?", [name]).rowcount)
+
+    def paused_feeds(self, now: datetime) -> dict[str, str | None]:
+        """Paused feed name -> until (None: until resumed); expired pauses are not listed."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT name, until FROM feed_pauses WHERE until IS NULL OR until > ? ORDER BY name", [iso(now)])}
+
+    def add_mute(self, *, entity: str | None, type: str | None, until: datetime, now: datetime) -> int:
+        cur = self.db.execute("INSERT INTO mutes (entity, type, until, created) VALUES (?, ?, ?, ?)",
+                              [entity, type, iso(until), iso(now)])
+        return int(cur.lastrowid or 0)
+
+    def remove_mutes(self, *, entity: str | None = None, type: str | None = None) -> int:
+        """Remove the mutes with exactly these filters; with neither, every mute."""
+        if entity is None and type is None:
+            return int(self.db.execute("DELETE FROM mutes").rowcount)
+        return int(self.db.execute("DELETE FROM mutes WHERE lower(entity) IS lower(?) AND type IS ?",
+                                   [entity, type]).rowcount)
+
+    def active_mutes(self, now: datetime) -> list[dict[str, Any]]:
+        return self.query("SELECT id, entity, type, until, created FROM mutes WHERE until > ? ORDER BY id",
                           [iso(now)])
+
+    def muted(self, *, entity: str | None, type: str, now: datetime) -> bool:
+        """Is an alert of this type about this entity muted now? (A mute's NULL filter matches anything.)"""
+        row = self.db.execute(
+            "SELECT 1 FROM mutes WHERE until > ? AND (entity IS NULL OR lower(entity) = lower(?))"
+            " AND (type IS NULL OR type = ?) LIMIT 1", [iso(now), entity or "", type]).fetchone()
+        return row is not None
 
     def record_fetch(
         self,
@@ -793,6 +854,12 @@ class Store:
         cur = self.db.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ?"
                               " WHERE id = ? AND status = 'parked'", [iso(now), row_id])
         return bool(cur.rowcount)
+
+    def outbox_retry_all(self, now: datetime) -> int:
+        """Every parked row back to pending with attempts reset; the number re-queued."""
+        cur = self.db.execute("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ?"
+                              " WHERE status = 'parked'", [iso(now)])
+        return int(cur.rowcount)
 
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in

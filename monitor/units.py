@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
+
+from wcwidth import wcswidth, wcwidth
 
 CURRENCY_PREFIX: dict[str, str] = {"USD": "$", "CNY": "RMB ", "RMB": "RMB ", "HKD": "HK$", "EUR": "€", "GBP": "£"}
 
@@ -39,10 +42,36 @@ def source_name(source: str) -> str:
     return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
 
 
+def display_width(text: str) -> int:
+    """Terminal columns a string takes: CJK and most emoji take two (wcwidth), controls none."""
+    w = wcswidth(text)
+    return w if w >= 0 else sum(max(0, wcwidth(ch)) for ch in text)
+
+
 def text_table(rows: list[list[str]], headers: list[str]) -> str:
-    """Left-aligned columns under a header and a rule, two spaces apart (CLI listings)."""
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
+    """Left-aligned columns under a header and a rule, two spaces apart (CLI listings).
+
+    Widths are display widths, so a column of Chinese feed names lines up with one of ASCII names.
+    """
+    cells = [[str(c) for c in r] for r in [headers, *rows]]
+    widths = [max(display_width(x) for x in col) for col in zip(*cells, strict=False)]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c + " " * (w - display_width(c)) for c, w in zip(r, widths, strict=False)).rstrip()
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])])
+
+
+def relative_time(when: datetime | None, now: datetime) -> str:
+    """'just now', '5 min ago', 'in 3 h', '2 d ago': how long ago or ahead, to a person."""
+    if when is None:
+        return "-"
+    secs = (when - now).total_seconds()
+    span = abs(secs)
+    if span < 45:
+        return "just now" if secs <= 0 else "in a moment"
+    for limit, size, unit in ((90 * 60, 60, "min"), (36 * 3600, 3600, "h"), (float("inf"), 86400, "d")):
+        if span < limit:
+            n = f"{round(span / size)} {unit}"
+            return f"{n} ago" if secs < 0 else f"in {n}"
+    raise AssertionError("unreachable")  # pragma: no cover

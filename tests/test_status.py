@@ -11,6 +11,7 @@ import pytest
 from monitor import metrics
 from monitor.cli import main
 from monitor.config import load_config
+from monitor.errors import EXIT_ATTENTION
 from monitor.models import FetchResult
 from monitor.schedule import META_HEARTBEAT, META_HEARTBEAT_INTERVAL, META_PID, META_STOPPED
 from monitor.status import format_status, gather_status
@@ -102,7 +103,13 @@ def test_gather_status(tmp_path: Path) -> None:
     assert "outbox: 2 pending, 1 sending, 1 parked, 1 sent" in text
     assert "bad" in text and "backing off" in text and "fetch: HTTP 503" in text
     assert "#" in text and "channel_not_found" in text
-    assert "last sent for 2026-06-01T07:00:00Z" in text
+    assert "last sent 5 h ago" in text and "next in 19 h" in text
+    assert text.startswith("NEEDS ATTENTION:\n  ! 1 parked alert(s)")  # what needs a person comes first
+    assert text.index("warnings:") < text.index("daemon:") and "1 feed(s) failing: bad" in text
+    assert "last success" in text and "5 min ago" in text  # good's last success, relative
+    lines = text.splitlines()
+    assert lines.index(next(x for x in lines if x.startswith("bad "))) < \
+        lines.index(next(x for x in lines if x.startswith("good ")))  # failing feeds before healthy ones
 
 
 @pytest.mark.parametrize(("age", "stopped", "state"), [
@@ -127,12 +134,63 @@ def test_status_cli_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[
     config = _config(tmp_path)
     with Store(tmp_path / "m.db") as store:
         _populate(store)
-    assert main(["-c", str(config), "status", "--json"]) == 0
+    assert main(["-c", str(config), "status", "--json"]) == EXIT_ATTENTION  # a parked alert needs a person
     d = json.loads(capsys.readouterr().out)
-    assert d["outbox"]["parked"] == 1 and d["daemon"]["state"] == "never started"
-    assert main(["-c", str(config), "status"]) == 0
+    assert d["outbox"]["parked"] == 1 and d["daemon"]["state"] == "never started" and d["needs_attention"]
+    assert main(["-c", str(config), "status"]) == EXIT_ATTENTION
     out = capsys.readouterr().out
-    assert "daemon: never started" in out and "problems:" in out
+    assert out.startswith("NEEDS ATTENTION:") and "daemon: never started" in out
+
+
+def _status(tmp_path: Path, setup: str, now: datetime = NOW) -> tuple[int, dict[str, object]]:
+    cfg = load_config(_config(tmp_path))
+    with Store(cfg.store.path) as store:
+        store.set_meta(META_HEARTBEAT, iso(now - timedelta(seconds=5)) or "")
+        store.sync_feeds([(f.name, f.url, f.interval) for f in cfg.feeds])
+        ok = FetchResult(status="ok", url="u", final_url="u", http_status=200)
+        err = FetchResult(status="error", url="u", final_url="u", error="fetch: connection refused")
+        with store.atomic():
+            for name in ("good", "bad", "new"):
+                failing = name == "bad" or setup == "all feeds failing"
+                store.record_fetch(name, err if failing else ok, at=now - timedelta(minutes=3), next_poll=now)
+        if setup == "parked":
+            store.outbox_add(idempotency_key="k", event_key="e", transport="slack", target="#k", thread_key=None,
+                             payload={"type": "new_figure"}, now=now)
+            store.outbox_mark_failed(1, error="slack chat.postMessage: invalid_auth", next_attempt=now, park=True)
+        if setup == "failed digest":
+            store.digest_begin(scheduled_for=now, period_start=now, period_end=now, message_id="<m@x>")
+            store.digest_finish(now, status="failed", now=now, error="SMTPAuthenticationError: 535")
+        d = gather_status(store, cfg, now=now)
+    return (EXIT_ATTENTION if d["needs_attention"] else 0), d
+
+
+@pytest.mark.parametrize(("setup", "code", "first"), [
+    ("one feed failing", 0, "warnings:"),
+    ("parked", EXIT_ATTENTION, "! 1 parked alert(s) (last: slack chat.postMessage: invalid_auth)"),
+    ("failed digest", EXIT_ATTENTION, "! last digest failed: SMTPAuthenticationError: 535"),
+    ("all feeds failing", EXIT_ATTENTION, "! every feed is failing (3 of 3 polled)"),
+])
+def test_status_exit_code_says_when_a_person_is_needed(tmp_path: Path, setup: str, code: int, first: str) -> None:
+    got, d = _status(tmp_path, setup)
+    assert got == code
+    text = format_status(d)
+    assert first in text.splitlines()[0] + "\n" + text.splitlines()[1]
+
+
+def test_status_lines_up_chinese_names_by_display_width(tmp_path: Path) -> None:
+    from monitor.units import display_width
+
+    d = {"name": "", "status": "ok", "last_poll": None, "last_success": None, "last_error": None, "error_count": 0,
+         "backing_off": False, "next_poll": None, "effective_interval": 900, "paused": False}
+    status = {"now": iso(NOW), "store": "s", "entries": 0, "attention": [], "warnings": [], "problems": [],
+              "daemon": {"state": "running", "running": True, "heartbeat": None, "pid": None},
+              "outbox": {"pending": 0, "sending": 0, "parked": 0, "sent": 0, "oldest_unsent": None},
+              "digest": {"enabled": False, "schedule": "08:00 UTC", "last": None, "next": None},
+              "paused": {}, "mutes": [], "parked": [],
+              "feeds": [{**d, "name": "36氪科技"}, {**d, "name": "🍺 IceBeer"}, {**d, "name": "techcrunch"}]}
+    rows = [x for x in format_status(status).splitlines() if x.startswith(("36", "🍺", "tech"))]
+    assert len(rows) == 3
+    assert len({display_width(r.split("ok")[0]) for r in rows}) == 1  # the status column starts at one place
 
 
 def test_metrics_functions_are_cheap_and_exported() -> None:
