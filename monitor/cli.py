@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="replace an existing file")
     s.set_defaults(handler=cmd_init)
 
+    s = sub.add_parser("demo", help="see the product work offline: local sample feeds, alerts, a digest",
+                       description="Start a feed server on 127.0.0.1 with sample stories written for the demo, "
+                                   "poll it, print the alerts and write a digest preview; no network, no tokens. "
+                                   "Needs no config.")
+    s.add_argument("--dir", help="where the demo's store, alerts and digest go "
+                                 "(default: $XDG_STATE_HOME/kling-monitor/demo)")
+    s.set_defaults(handler=cmd_demo)
+
     s = sub.add_parser("test-send", help="send one clearly marked test message to Slack or by email",
                        description="Send one message marked [TEST] through a configured transport.")
     s.add_argument("transport", choices=["slack", "email"])
@@ -293,6 +301,21 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = write_starter(Path(args.config) if args.config else None, force=args.force)
     print(f"wrote {path}")
     print("next: kling-monitor check-config, kling-monitor demo (offline), kling-monitor run")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.config import user_state_dir
+    from monitor.demo import run_demo
+
+    if not (args.verbose or args.log_level):
+        logging.getLogger().setLevel(logging.WARNING)  # the alerts are the show
+    folder = Path(args.dir) if args.dir else user_state_dir() / "demo"
+    r = run_demo(folder, out=sys.stdout)
+    print(f"\ndemo: {r.stories} stories, {r.events} events, {r.alerts} alerts on the console in {r.seconds:.1f}s")
+    print(f"digest preview: {r.digest}")
+    print(f"alerts as JSON Lines: {r.folder / 'alerts.jsonl'}")
+    print("next: kling-monitor init, then kling-monitor check-config and kling-monitor run")
     return EXIT_OK
 
 

@@ -33,7 +33,7 @@ COMMANDS = subcommands(build_parser())
 
 def test_there_are_the_documented_commands() -> None:
     assert {c[0] for c in COMMANDS} == {"run", "poll", "check-config", "feeds", "entries", "extract", "replay",
-                                        "ledger", "outbox", "digest", "status", "init", "test-send", "mute", "unmute"}
+                                        "ledger", "outbox", "digest", "status", "init", "test-send", "mute", "unmute", "demo"}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
