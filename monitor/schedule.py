@@ -230,10 +230,11 @@ class Daemon:
         self._add_jobs(last_housekeeping)
         self.scheduler.start()
         metrics.set_running(True)
+        metrics.init_feeds(f.name for f in cfg.feeds)
         if cfg.daemon.metrics_port:
             try:
                 self._metrics_server = metrics.MetricsServer(cfg.daemon.metrics_host, cfg.daemon.metrics_port,
-                                                             self.health).start()
+                                                             self.health, self.readiness).start()
             except OSError as exc:
                 log.error("metrics: cannot listen on %s:%d: %s; continuing without the endpoint",
                           cfg.daemon.metrics_host, cfg.daemon.metrics_port, exc)
@@ -385,6 +386,7 @@ class Daemon:
             log.error("config reload: could not update feeds in the store (%s); keeping the running config", exc)
             return False
         self.cfg = new
+        metrics.init_feeds(f.name for f in new.feeds)
         if self.scheduler.running:
             self.scheduler.reschedule_job("poll", trigger=self._poll_trigger())
             self.scheduler.reschedule_job("drain", trigger=self._drain_trigger())
@@ -396,6 +398,22 @@ class Daemon:
         return True
 
     # ---------------------------------------------------------------- health
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """/readyz: live, and nothing a person must fix: not every feed failing, no parked alert."""
+        from monitor.status import gather_status
+
+        live, detail = self.health()
+        if not live:
+            return False, detail
+        with Store(self.cfg.store.path) as store:
+            st = gather_status(store, self.cfg)
+        reasons = [a for a in st["attention"] if not a.startswith("last digest")]
+        detail = {**detail, "all_feeds_failing": st["all_feeds_failing"], "parked": st["outbox"]["parked"]}
+        if st["all_feeds_failing"] or st["outbox"]["parked"]:
+            detail["reason"] = "; ".join(reasons)
+            return False, detail
+        return True, detail
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Healthy: the scheduler runs, the heartbeat is recent and no job is stuck."""

@@ -103,7 +103,8 @@ def gather_status(store: Store, cfg: Config, *, now: datetime | None = None) -> 
     active = [f for f in feeds if not f["paused"]]
     failing = [f["name"] for f in active if f["error_count"]]
     polled = [f for f in active if f["last_poll"]]
-    if polled and len(failing) == len(polled):
+    all_failing = bool(polled) and len(failing) == len(polled)
+    if all_failing:
         attention.append(f"every feed is failing ({len(failing)} of {len(polled)} polled): check the network "
                          "and `kling-monitor feeds list`")
     elif failing:
@@ -125,6 +126,7 @@ def gather_status(store: Store, cfg: Config, *, now: datetime | None = None) -> 
         "daemon": daemon,
         "feeds": feeds,
         "feeds_failing": len(failing),
+        "all_feeds_failing": all_failing,
         "entries": store.count_entries(),
         "outbox": {
             "pending": counts.get("pending", 0),
