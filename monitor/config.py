@@ -69,6 +69,7 @@ class FeedConfig:
     allow_private: bool = False  # this feed's URL may resolve to a private or loopback address
     title: str | None = None  # the display title (as a feed reader shows it); name is the short key
     folder: str | None = None  # a feed reader's folder, "/" between nested folders (OPML outlines)
+    html_url: str | None = None  # the site the feed belongs to (OPML htmlUrl)
 
 
 @dataclass(frozen=True, slots=True)
