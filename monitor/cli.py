@@ -334,20 +334,22 @@ def cmd_test_send(args: argparse.Namespace) -> int:
 
 def cmd_poll(args: argparse.Namespace) -> int:
     from monitor.config import missing_secrets
-    from monitor.ingest import poll_feeds, process_pending, terminal_progress
+    from monitor.ingest import poll_feeds, process_pending
+    from monitor.progress import progress_display
 
     cfg = _config(args)
     parked = 0
     feeds = [cfg.feed(n) for n in args.feed] if args.feed else list(cfg.feeds)
     with _store(cfg) as store:
-        summary = asyncio.run(poll_feeds(store, cfg, feeds=feeds, due_only=not args.once,
-                                         progress=terminal_progress()))
+        # One display on a terminal for both phases; log lines print above it, never glued to it.
+        with progress_display() as show:
+            summary = asyncio.run(poll_feeds(store, cfg, feeds=feeds, due_only=not args.once, progress=show.poll))
+            ps = None if args.no_process else asyncio.run(process_pending(store, cfg, progress=show.understand))
         for o in summary.outcomes:
             if o.status == "error":
                 print(f"  failed  {o.name}: {o.error}", file=sys.stderr)
         print(summary.line())
-        if not args.no_process:
-            ps = asyncio.run(process_pending(store, cfg))
+        if ps is not None:
             print(f"{ps.processed} entries understood: {ps.relevant} relevant, {ps.events} events, "
                   f"{ps.pages_fetched} article pages fetched")
             if not args.no_send:

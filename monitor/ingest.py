@@ -20,7 +20,6 @@ import os
 import random
 import sqlite3
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -327,8 +326,12 @@ class ProcessSummary:
 
 
 async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None = None,
-                          limit: int = 2000) -> ProcessSummary:
-    """Run the understanding pipeline on entries not yet processed; fetch full text for matches."""
+                          limit: int = 2000,
+                          progress: Callable[[str, int, int], None] | None = None) -> ProcessSummary:
+    """Run the understanding pipeline on entries not yet processed; fetch full text for matches.
+
+    `progress(stage, done, total)` is told of each article page ("pages") and entry ("entries").
+    """
     from monitor.fulltext import extract_main_text
     from monitor.match import match_text
     from monitor.notify import enqueue
@@ -371,8 +374,19 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                 pages[row["url"]] = asyncio.ensure_future(page_text(row["url"]))
             plans.append((row, wants_page))
         if pages:
+            if progress:
+                fetched = [0]
+
+                def page_done(_: object) -> None:
+                    fetched[0] += 1
+                    progress("pages", fetched[0], len(pages))
+
+                for fut in pages.values():
+                    fut.add_done_callback(page_done)
             await asyncio.gather(*pages.values())
-        for row, wants_page in plans:
+        for done, (row, wants_page) in enumerate(plans, 1):
+            if progress:
+                progress("entries", done - 1, len(plans))
             full = pages[row["url"]].result() if wants_page else None
             text = full or row["full_text"] or row["summary"]
             doc = Document(source=row["url"], title=row["title"], text=text, url=row["url"],
@@ -408,6 +422,8 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                 continue
             n_relevant += int(result.relevant)
             n_events += len(result.events)
+        if progress:
+            progress("entries", len(plans), len(plans))
     finally:
         if own:
             await fetcher.__aexit__(None, None, None)
@@ -439,17 +455,3 @@ def _previous_text(store: Store, row: dict[str, Any]) -> str | None:
         return None
     last = versions[-1]
     return last["full_text"] or f"{last['title']}\n\n{last['summary']}"
-
-
-def terminal_progress(stream: Any = sys.stderr) -> Callable[[int, int, FeedOutcome], None] | None:
-    """A one-line progress display when stderr is a terminal; None (quiet) otherwise."""
-    if not stream.isatty():
-        return None
-
-    def show(done: int, total: int, outcome: FeedOutcome) -> None:
-        stream.write(f"\r\x1b[Kpolling {done}/{total} feeds  last: {outcome.name} ({outcome.status})")
-        if done == total:
-            stream.write("\r\x1b[K")
-        stream.flush()
-
-    return show
