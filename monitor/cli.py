@@ -388,13 +388,16 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
     with _store(cfg) as store:
         store.sync_feeds((f.name, f.url, f.interval) for f in cfg.feeds)
         rows = store.feeds()
+        paused = store.paused_feeds(datetime.now(UTC))
     configured = {f.name for f in cfg.feeds}
-    rows = [r for r in rows if r["name"] in configured]
+    rows = [{**r, "paused": r["name"] in paused, "paused_until": paused.get(r["name"])}
+            for r in rows if r["name"] in configured]
     if args.json:
         for r in rows:
             _print_json(r)
         return EXIT_OK
-    print(text_table([[r["name"], r["last_status"] or "never", r["last_success"] or "-", r["error_count"],
+    print(text_table([[r["name"], "paused" if r["paused"] else r["last_status"] or "never",
+                       r["last_success"] or "-", r["error_count"],
                    (r["last_error"] or "-")[:60], r["next_poll"] or "-",
                    r["effective_interval"] or r["interval"]] for r in rows],
                  ["feed", "status", "last success", "errors", "last error", "next poll", "interval s"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def test_pause_and_resume_a_feed_survive_restarts(tmp_path: Path, feed_server: F
         assert store.due_feeds(datetime.now(UTC)) == []
     assert d["paused"]["a"] is None and d["paused"]["b"] is not None
     assert "paused feeds: a (until resumed), b (until in 6 h)" in format_status(d)
+    capsys.readouterr()
+    assert main(["-c", str(cfg_path), "feeds", "list", "--json"]) == 0
+    listed = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(r["name"], r["paused"]) for r in listed] == [("a", True), ("b", True)]
     assert main(["-c", str(cfg_path), "feeds", "resume", "a"]) == 0
     assert main(["-c", str(cfg_path), "poll", "--once", "--no-process"]) == 0
     assert feed_server.count("/a.xml") == 1 and feed_server.count("/b.xml") == 0

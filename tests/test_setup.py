@@ -263,3 +263,25 @@ def _queue_one_alert(db: Path) -> None:
     cfg = Config(console=ConsoleConfig(enabled=False), slack=SlackConfig(enabled=True, min_severity=1))
     with Store(db) as store:
         assert enqueue(store, [ev], cfg, now=datetime.now(UTC)) == 1
+
+
+def test_poll_digest_if_due_exits_non_zero_when_the_digest_failed(home: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.digest import EPOCH_META
+    from monitor.errors import EXIT_ATTENTION
+    from monitor.store import Store, iso
+
+    closed = free_port()  # nothing listens there: the SMTP connection is refused
+    cfg = write(home / "d.toml", f'[store]\npath = "m.db"\n[email]\nenabled = true\nsmtp_host = "127.0.0.1"\n'
+                                 f'smtp_port = {closed}\nsecurity = "none"\nrecipients = ["t@example.org"]\n'
+                                 'timeout = 2\n[digest]\nsend_empty = true\n')
+    with Store(home / "m.db") as store:  # the scheduler has been running for two days: a digest is due
+        store.set_meta(EPOCH_META, iso(datetime.now(UTC) - timedelta(days=2)) or "")
+    assert main(["-c", str(cfg), "poll", "--digest-if-due"]) == EXIT_ATTENTION
+    captured = capsys.readouterr()
+    assert "digest: failed: ConnectionRefusedError" in captured.out
+    assert "kling-monitor: error: digest failed: ConnectionRefusedError" in captured.err
+    assert main(["-c", str(cfg), "status"]) == EXIT_ATTENTION
+    assert capsys.readouterr().out.startswith("NEEDS ATTENTION:\n  ! last digest failed: ConnectionRefusedError")
