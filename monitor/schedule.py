@@ -563,7 +563,11 @@ class Daemon:
 
 def run_daemon(config_path: str | None) -> int:
     """`kling-monitor run`: load the config (ConfigError -> exit 78), serve until stopped."""
+    from monitor.config import missing_secrets
+
     cfg = load_config(config_path)
+    for line in missing_secrets(cfg):  # alerts queue up (and park) until the secret is set
+        log.error("%s", line)
     daemon = Daemon(cfg, config_path=config_path or cfg.path)
     code = daemon.run_forever()
     if daemon.abandoned:

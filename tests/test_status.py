@@ -204,3 +204,19 @@ def test_metrics_functions_are_cheap_and_exported() -> None:
     assert 'kling_monitor_feed_errors_total{feed="feed-x"} 1.0' in text
     assert 'kling_monitor_poll_duration_seconds_bucket{le="0.25"}' in text  # no per-feed histogram
     assert 'kling_monitor_alerts_total{status="sent"}' in text
+
+
+def test_status_lists_problem_feeds_and_counts_the_healthy_rest(tmp_path: Path) -> None:
+    feed = {"status": "ok", "last_poll": iso(NOW), "last_success": iso(NOW), "last_error": None, "error_count": 0,
+            "backing_off": False, "next_poll": iso(NOW), "effective_interval": 900, "paused": False}
+    feeds = [{**feed, "name": f"ok-{i:03d}"} for i in range(200)]
+    feeds[150] = {**feeds[150], "name": "broken", "status": "error", "error_count": 4, "last_error": "HTTP 500"}
+    status = {"now": iso(NOW), "store": "s", "entries": 0, "attention": [], "warnings": ["1 feed(s) failing: broken"],
+              "problems": ["1 feed(s) failing: broken"], "paused": {}, "mutes": [], "parked": [],
+              "daemon": {"state": "running", "running": True, "heartbeat": None, "pid": None},
+              "outbox": {"pending": 0, "sending": 0, "parked": 0, "sent": 0, "oldest_unsent": None},
+              "digest": {"enabled": False, "schedule": "08:00 UTC", "last": None, "next": None}, "feeds": feeds}
+    lines = format_status(status).splitlines()
+    table = lines[lines.index(next(x for x in lines if x.startswith("feed "))) + 2:]
+    assert table[0].startswith("broken ") and len(table) == 1 + 20 + 1
+    assert table[-1] == "… and 179 more feeds ok (kling-monitor feeds list)"
