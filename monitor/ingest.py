@@ -81,7 +81,7 @@ def fetch_limits(cfg: Config) -> FetchLimits:
     f = cfg.fetch
     return FetchLimits(concurrency=f.concurrency, per_host=f.per_host, connect_timeout=f.connect_timeout,
                        read_timeout=f.read_timeout, total_timeout=f.total_timeout, max_bytes=f.max_bytes,
-                       max_redirects=f.max_redirects)
+                       max_redirects=f.max_redirects, allow_private=f.allow_private)
 
 
 # ---------------------------------------------------------------- polling
@@ -118,7 +118,8 @@ async def poll_feeds(
         async def one(feed: FeedConfig) -> FeedOutcome:
             state = store.feed_state(feed.name) or {}
             result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
-                                         last_modified=state.get("last_modified"))
+                                         last_modified=state.get("last_modified"),
+                                         private_host=urlsplit(feed.url).hostname if feed.allow_private else None)
             fetched_at = utcnow()
             parsed = None
             digest = body_digest(result.body) if result.status == "ok" else None

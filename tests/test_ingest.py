@@ -38,7 +38,7 @@ def make_cfg(tmp_path: Path, feeds: list[tuple[str, str]], **fetch: object) -> C
         store=StoreConfig(path=str(tmp_path / "m.db")),
         feeds=tuple(FeedConfig(url=u, name=n, interval=900) for n, u in feeds),
         fetch=FetchConfig(**{"total_timeout": 2.0, "read_timeout": 2.0, "connect_timeout": 2.0,
-                             "max_bytes": 1024 * 1024, **fetch}),  # type: ignore[arg-type]
+                             "max_bytes": 1024 * 1024, "allow_private": True, **fetch}),  # type: ignore[arg-type]
     )
 
 
@@ -167,7 +167,7 @@ def test_bad_feeds_never_stop_the_good_ones(feed_server: FeedServer, tmp_path: P
 
 def _write_cfg(tmp_path: Path, cfg: Config) -> Path:
     p = tmp_path / "cfg.toml"
-    lines = [f'[store]\npath = "{cfg.store.path}"\n']
+    lines = [f'[store]\npath = "{cfg.store.path}"\n[fetch]\nallow_private = true\n']
     for f in cfg.feeds:
         lines.append(f'[[feeds]]\nname = "{f.name}"\nurl = "{f.url}"\n')
     p.write_text("\n".join(lines))
@@ -217,7 +217,7 @@ def test_poll_cli_reports_unreachable_feeds_cleanly(tmp_path: Path, capsys: pyte
     s.close()  # nothing listens there now: connection refused, as with no network
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[store]\npath = "{tmp_path}/m.db"\n[console]\njsonl = "{tmp_path}/a.jsonl"\n'
-                   f'[[feeds]]\nname = "x"\nurl = "http://127.0.0.1:{port}/feed"\n')
+                   f'[fetch]\nallow_private = true\n[[feeds]]\nname = "x"\nurl = "http://127.0.0.1:{port}/feed"\n')
     assert main(["-c", str(cfg), "poll", "--once"]) == 1  # every feed failed
     captured = capsys.readouterr()
     assert "1 feeds: 0 ok, 0 not modified, 1 failed" in captured.out
