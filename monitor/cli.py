@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__
+from monitor import __version__, redact
 from monitor.errors import EXIT_FAILURE, EXIT_OK, MonitorError
 from monitor.units import text_table
 
@@ -53,7 +53,9 @@ def setup_logging(level: str) -> None:
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(fmt))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    for noisy in ("apscheduler", "trafilatura", "htmldate", "charset_normalizer", "aiohttp.access"):
+    redact.install()  # on the root handler: it sees every library's records
+    # slack_sdk logs request URLs (a webhook URL is a secret) at INFO and DEBUG.
+    for noisy in ("apscheduler", "trafilatura", "htmldate", "charset_normalizer", "aiohttp.access", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

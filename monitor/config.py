@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor import redact
 from monitor.errors import ConfigError
 from monitor.match import WatchEntity, Watchlist, default_watchlist
 
@@ -223,13 +224,16 @@ def secret(env_name: str | None) -> str | None:
         return None
     value = os.environ.get(env_name)
     if value:
+        redact.remember(value)  # from now on no log line, error or store row can show it
         return value.strip()
     file_path = os.environ.get(f"{env_name}_FILE")
     if file_path:
         try:
-            return Path(file_path).read_text(encoding="utf-8").strip() or None
+            value = Path(file_path).read_text(encoding="utf-8").strip()
         except OSError:
             return None
+        redact.remember(value)
+        return value or None
     return None
 
 

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
 
+from monitor import redact
 from monitor.alerts import KIND_LABELS, TYPE_LABELS, change, comparable, format_figure, safe_url
 from monitor.config import Config, DigestConfig, EmailConfig, secret
 from monitor.store import Store, iso, parse_iso
@@ -355,7 +356,7 @@ def _send(store: Store, cfg: Config, *, slot: datetime, since: datetime, until: 
     try:
         smtp_send(build_message(d, cfg, scheduled_for=slot), cfg.email)
     except (smtplib.SMTPException, OSError, ValueError) as exc:
-        err = f"{type(exc).__name__}: {exc}"
+        err = redact.scrub(f"{type(exc).__name__}: {exc}")
         store.digest_finish(slot, status="failed", now=now, error=err)
         return f"failed: {err}"
     store.digest_finish(slot, status="sent", now=now)

@@ -13,6 +13,8 @@ ParsedFeed.bozo_error) recorded on the feed, so one bad feed never stops a poll.
 
 from __future__ import annotations
 
+from monitor import redact
+
 # Exit codes, in the spirit of sysexits.h: scripts and systemd can tell them apart.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the job ran but something failed (e.g. every feed failed)
@@ -23,6 +25,10 @@ EXIT_CONFIG = 78  # configuration error (EX_CONFIG)
 
 class MonitorError(Exception):
     exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        # The message may end up in a log line or a store row (outbox.last_error): mask secrets now.
+        super().__init__(redact.scrub(str(message)), *args)
 
 
 class ConfigError(MonitorError):
