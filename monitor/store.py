@@ -271,21 +271,44 @@ class Store:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db = Database(conn)
+            self.db.execute("PRAGMA busy_timeout=30000")  # before anything that may wait for a lock
             self.db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process kill; only a power cut may lose the last commit.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=30000")
-            found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-            if found > SCHEMA_VERSION:
-                raise StoreError(f"store: {self.path} has schema version {found}, newer than this kling-monitor "
-                                 f"knows ({SCHEMA_VERSION}): upgrade kling-monitor or use another store")
-            migrations.apply(self.db)
-            if found != SCHEMA_VERSION:
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store: cannot open {self.path}: {exc}") from None
         self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Bring the schema to SCHEMA_VERSION, safely when several processes open a fresh store at once.
+
+        The write lock is taken up front (BEGIN IMMEDIATE waits up to busy_timeout) and the version
+        read again under it: the first opener migrates, the others wait and then find nothing to
+        do. A deferred transaction would fail instead ("database is locked") when it tried to
+        upgrade its read to a write after another opener had committed.
+        """
+        if self._schema_version() == SCHEMA_VERSION and not migrations.pending(self.db):
+            return  # the usual case: no write lock needed
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            found = self._schema_version()
+            migrations.apply(self.db)  # each migration is a savepoint inside this transaction
+            if found != SCHEMA_VERSION:
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _schema_version(self) -> int:
+        found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise StoreError(f"store: {self.path} has schema version {found}, newer than this kling-monitor "
+                             f"knows ({SCHEMA_VERSION}): upgrade kling-monitor or use another store")
+        return found
 
     def close(self) -> None:
         self.db.conn.close()
