@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Validate the config; exit 0 if valid, 78 with the file and key if not.")
     s.set_defaults(handler=cmd_check_config)
 
+    s = sub.add_parser("check-store", help="check the store's integrity (PRAGMA integrity_check)",
+                       description="Read every page of the store; exit 0 if sound, 74 naming the problems if not.")
+    s.set_defaults(handler=cmd_check_store)
+
     feeds = sub.add_parser("feeds", help="list, import and export feeds",
                            description="Feeds: their health, and OPML import/export.")
     fsub = feeds.add_subparsers(title="feeds commands", metavar="COMMAND")
@@ -221,6 +225,23 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _config(args)
     print(f"{cfg.path}: ok ({len(cfg.feeds)} feeds, {len(cfg.watch.watchlist().entities)} watched entities, "
           f"slack {'on' if cfg.slack.enabled else 'off'}, email {'on' if cfg.email.enabled else 'off'})")
+    return EXIT_OK
+
+
+def cmd_check_store(args: argparse.Namespace) -> int:
+    from monitor.errors import StoreError
+
+    cfg = _config(args)
+    if cfg.store.path != ":memory:" and not Path(cfg.store.path).exists():
+        raise StoreError(f"store: {cfg.store.path} does not exist")
+    with _store(cfg) as store:
+        problems = store.integrity_problems()
+    if problems:
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise StoreError(f"store: {cfg.store.path} failed the integrity check ({len(problems)} problems listed "
+                         "above): restore a backup, or move it aside and let kling-monitor start a new store")
+    print(f"store: {cfg.store.path}: ok")
     return EXIT_OK
 
 
