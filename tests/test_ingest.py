@@ -371,3 +371,19 @@ def test_json_feed_is_polled_like_any_other(feed_server: FeedServer, tmp_path: P
         assert [(o.status, o.new) for o in poll(store, cfg).outcomes] == [("not_modified", 0)]
         (row,) = store.query("SELECT url, guid, title FROM entries")
         assert (row["url"], row["guid"], row["title"]) == ("https://j.example/kling", "1", "Kling AI raises funds")
+
+
+def test_a_gbk_feed_served_as_latin1_with_a_utf8_prolog_is_stored_as_chinese_and_matches(
+        feed_server: FeedServer, tmp_path: Path) -> None:
+    """The probe's case: the story was stored as Latin-1 mojibake, so 快手/可灵 never matched."""
+    from monitor.ingest import process_pending
+
+    feed_server.add("/zh.xml", rss([("可灵AI完成新一轮融资", "https://news.example.cn/1",
+                                     "快手旗下的可灵AI视频生成模型发布了新版本。")], encoding="gbk", declare="utf-8"),
+                    content_type="application/rss+xml; charset=iso-8859-1")
+    cfg = make_cfg(tmp_path, [("zh", feed_server.url("/zh.xml"))], full_text_for_matches=False)
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        assert asyncio.run(process_pending(store, cfg)).relevant == 1
+        (row,) = store.query("SELECT title, summary FROM entries")
+        assert row == {"title": "可灵AI完成新一轮融资", "summary": "快手旗下的可灵AI视频生成模型发布了新版本。"}
