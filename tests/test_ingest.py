@@ -387,3 +387,19 @@ def test_a_gbk_feed_served_as_latin1_with_a_utf8_prolog_is_stored_as_chinese_and
         assert asyncio.run(process_pending(store, cfg)).relevant == 1
         (row,) = store.query("SELECT title, summary FROM entries")
         assert row == {"title": "可灵AI完成新一轮融资", "summary": "快手旗下的可灵AI视频生成模型发布了新版本。"}
+
+
+def test_a_javascript_link_is_never_a_url_or_a_source(feed_server: FeedServer, tmp_path: Path) -> None:
+    from monitor.ingest import process_pending
+
+    story = "Kuaishou's Kling AI raised $2 billion at an $18 billion valuation, people familiar said."
+    feed_server.add("/a.xml", rss([("Kling AI raises $2 billion", "https://news.example.com/kling", story)]))
+    feed_server.add("/b.xml", rss([("Kling AI raises $2 billion", "javascript://x.com/%0Aalert(1)", story)]))
+    cfg = make_cfg(tmp_path, [("a", feed_server.url("/a.xml")), ("b", feed_server.url("/b.xml"))],
+                   full_text_for_matches=False)
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        asyncio.run(process_pending(store, cfg))
+        dump = "\n".join(store.db.conn.iterdump())
+    assert "news.example.com/kling" in dump
+    assert "javascript" not in dump.lower() and "x.com" not in dump
