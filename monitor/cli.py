@@ -266,12 +266,23 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
                 ds = drain(store, cfg)
                 print(f"alerts: {ds.sent} sent, {ds.failed} to retry, {ds.parked} parked, {ds.held} held")
+        attention: list[str] = []
         if args.digest_if_due:
             from monitor.digest import send_due_digest
 
-            print(f"digest: {send_due_digest(store, cfg, now=datetime.now(UTC))}")
+            digest_result = str(send_due_digest(store, cfg, now=datetime.now(UTC)))
+            print(f"digest: {digest_result}")
+            # The timer unit runs this: a failed digest or parked alerts need a person, so the run fails.
+            if digest_result.startswith("failed"):
+                attention.append(f"the digest failed ({digest_result.removeprefix('failed: ')})")
+            parked = store.outbox_counts().get("parked", 0)
+            if parked:
+                attention.append(f"{parked} alerts parked (kling-monitor outbox list --status parked)")
+    for problem in attention:
+        print(f"kling-monitor: needs attention: {problem}", file=sys.stderr)
     failed = summary.count("error")
-    return EXIT_FAILURE if summary.outcomes and failed == len(summary.outcomes) else EXIT_OK
+    everything_failed = bool(summary.outcomes) and failed == len(summary.outcomes)
+    return EXIT_FAILURE if everything_failed or attention else EXIT_OK
 
 
 def cmd_feeds_list(args: argparse.Namespace) -> int:

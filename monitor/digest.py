@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from monitor.alerts import KIND_LABELS, TYPE_LABELS, change, comparable, format_
 from monitor.config import Config, DigestConfig, EmailConfig, secret
 from monitor.store import Store, iso, parse_iso
 from monitor.units import source_name
+
+log = logging.getLogger("monitor.digest")
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EPOCH_META = "digest_epoch"
@@ -330,6 +333,9 @@ def smtp_send(msg: EmailMessage, cfg: EmailConfig) -> None:
             smtp.starttls(context=context)
             smtp.ehlo()
         if user and password:
+            if cfg.security == "none":
+                log.warning("email: plain-text SMTP AUTH to %s:%d (email.security = \"none\"): the user name and "
+                            "password cross the network unencrypted; use starttls or tls", cfg.smtp_host, cfg.smtp_port)
             smtp.login(user, password)
         smtp.send_message(msg)
 
