@@ -270,3 +270,25 @@ def test_housekeeping_checks_integrity_daily_logs_an_error_and_sets_a_metric(
     (record,) = [r for r in caplog.records if "failed the integrity check" in r.getMessage()]
     assert record.levelno == logging.ERROR and "check-store" in record.getMessage()
     metrics.set_store_corrupt(False)
+
+
+def test_the_daemon_logs_a_full_disk_in_one_line_and_recovers(feed_server: FeedServer, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    from monitor.config import load_config
+    from monitor.schedule import Daemon
+
+    feed_server.add("/feed.xml", rss(60))
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        db = disk / "data" / "m.db"
+        daemon = Daemon(load_config(write_config(tmp_path / "m.toml", db, feed_server.url("/feed.xml"))), tick=1)
+        poll = daemon._guarded("poll", daemon.poll_cycle)
+        Store(db).close()
+        filler = fill(disk)
+        caplog.set_level(logging.INFO, logger="monitor.schedule")
+        poll()  # never raises: the job logs and runs again on its schedule
+        failures = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert failures == [f"poll job failed: StoreError: store: disk full at {db}; it runs again on its schedule"]
+        filler.unlink()
+        poll()
+        with Store(db) as store:
+            assert store.count_entries() == 60 and store.integrity_check() == "ok"
