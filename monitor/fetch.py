@@ -101,6 +101,19 @@ def address_kind(host: str) -> str | None:
     return None if ip.is_global else "non-global"
 
 
+Origin = tuple[str, str, int | None]
+
+
+def origin_of(url: str | URL) -> Origin | None:
+    """(scheme, host, port) of a URL: what `feeds[].allow_private` allows, so that a private feed's
+    redirect to another port or host on the same machine is still refused."""
+    try:
+        u = url if isinstance(url, URL) else URL(url.strip())
+    except (ValueError, TypeError):
+        return None
+    return (u.scheme, u.host, u.port) if u.host else None
+
+
 def refusal(host: str, kind: str) -> str:
     """The one error line for a refused address."""
     return f"fetch: refused private address {host} ({kind}; set fetch.allow_private to allow)"
@@ -268,10 +281,11 @@ class Fetcher:
             auto_decompress=True,
         )
 
-    def _session_for(self, host: str | None, private_host: str | None) -> aiohttp.ClientSession:
-        """The session for one hop: the unguarded one only for a feed's own host when it is allowed."""
+    def _session_for(self, url: URL, private_origin: Origin | None) -> aiohttp.ClientSession:
+        """The session for one hop: the unguarded one only for a feed's own origin when it is allowed."""
         assert self._session is not None
-        if self.limits.allow_private or private_host is None or host != private_host:
+        host = url.host
+        if self.limits.allow_private or private_origin is None or origin_of(url) != private_origin:
             if not self.limits.allow_private and host and (kind := address_kind(host)):
                 # aiohttp never resolves an IP literal, so the resolver would not see this one.
                 raise _FetchError(refusal(host, kind))
@@ -301,12 +315,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = FEED_ACCEPT,
-        private_host: str | None = None,
+        private_origin: Origin | None = None,
     ) -> FetchResult:
         """GET `url` conditionally; every failure comes back as status="error" with a 'fetch: ' message.
 
-        `private_host`: a host that may be private for this fetch (a feed's configured host under
-        `feeds[].allow_private`); hops to any other host are guarded as usual.
+        `private_origin`: a (scheme, host, port) that may be private for this fetch (a feed's configured
+        URL under `feeds[].allow_private`, see `origin_of`); hops anywhere else are guarded as usual.
         """
         try:
             parsed = URL(url.strip())
@@ -328,7 +342,7 @@ class Fetcher:
             start = time.monotonic()
             try:
                 async with asyncio.timeout(self.limits.total_timeout):
-                    return await self._fetch(url, parsed, etag, last_modified, accept, start, private_host)
+                    return await self._fetch(url, parsed, etag, last_modified, accept, start, private_origin)
             except _FetchError as err:
                 return FetchResult(
                     status="error",
@@ -356,7 +370,7 @@ class Fetcher:
         last_modified: str | None,
         accept: str,
         start: float,
-        private_host: str | None,
+        private_origin: Origin | None,
     ) -> FetchResult:
         lim = self.limits
         headers = {"Accept": accept}
@@ -368,7 +382,7 @@ class Fetcher:
         permanent = True
         hops = 0
         while True:
-            session = self._session_for(current.host, private_host)
+            session = self._session_for(current, private_origin)
             resp = await session.get(current, headers=headers, allow_redirects=False)
             try:
                 status = resp.status

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config import Config, FeedConfig
-from monitor.fetch import Fetcher, FetchLimits
+from monitor.fetch import Fetcher, FetchLimits, origin_of
 from monitor.models import Document, Entry, Event, FetchResult, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
@@ -119,7 +119,7 @@ async def poll_feeds(
             state = store.feed_state(feed.name) or {}
             result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
                                          last_modified=state.get("last_modified"),
-                                         private_host=urlsplit(feed.url).hostname if feed.allow_private else None)
+                                         private_origin=origin_of(feed.url) if feed.allow_private else None)
             fetched_at = utcnow()
             parsed = None
             digest = body_digest(result.body) if result.status == "ok" else None

@@ -12,7 +12,14 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from feedserver import FeedServer
 
 from monitor.config import Config, FeedConfig, FetchConfig, StoreConfig
-from monitor.fetch import Fetcher, FetchLimits, PrivateAddressError, PublicOnlyResolver, address_kind
+from monitor.fetch import (
+    Fetcher,
+    FetchLimits,
+    PrivateAddressError,
+    PublicOnlyResolver,
+    address_kind,
+    origin_of,
+)
 from monitor.ingest import poll_feeds, process_pending
 from monitor.store import Store
 
@@ -69,10 +76,10 @@ def test_resolver_keeps_only_public_addresses_and_refuses_when_none_is_left() ->
         asyncio.run(PublicOnlyResolver(_Fixed(["169.254.169.254"])).resolve("metadata.example", 80))
 
 
-def fetch(url: str, *, allow_private: bool = False, private_host: str | None = None):  # type: ignore[no-untyped-def]
+def fetch(url: str, *, allow_private: bool = False, private_origin: str | None = None):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         async with Fetcher(FetchLimits(allow_private=allow_private, total_timeout=5)) as f:
-            return await f.fetch(url, private_host=private_host)
+            return await f.fetch(url, private_origin=origin_of(private_origin) if private_origin else None)
     return asyncio.run(go())
 
 
@@ -95,7 +102,7 @@ def test_a_redirect_to_loopback_is_refused_hop_by_hop(feed_server: FeedServer) -
     # The feed's own host (127.0.0.1) is allowed; its redirect to another loopback name is not.
     feed_server.add("/admin", b"secret")
     feed_server.redirect("/feed", f"http://localhost:{feed_server.port}/admin")
-    r = fetch(feed_server.url("/feed"), private_host="127.0.0.1")
+    r = fetch(feed_server.url("/feed"), private_origin=feed_server.url("/"))
     assert (r.status, feed_server.count("/feed"), feed_server.count("/admin")) == ("error", 1, 0)
     assert r.error is not None and "refused private address" in r.error
     # ... and followed when fetch.allow_private says so.
@@ -103,10 +110,20 @@ def test_a_redirect_to_loopback_is_refused_hop_by_hop(feed_server: FeedServer) -
     assert (r.status, r.body, feed_server.count("/admin")) == ("ok", b"secret", 1)
 
 
+def test_a_private_feed_redirecting_to_another_port_on_the_loopback_is_refused(feed_server: FeedServer) -> None:
+    """The probe's case: a feed allowed on 127.0.0.1:A redirects to an admin port 127.0.0.1:B."""
+    with FeedServer() as admin:
+        admin.add("/admin/delete-all", b"deleted")
+        feed_server.redirect("/feed", admin.url("/admin/delete-all"))
+        r = fetch(feed_server.url("/feed"), private_origin=feed_server.url("/"))
+        assert r.status == "error" and r.error is not None and "refused private address 127.0.0.1" in r.error
+        assert admin.count("/admin/delete-all") == 0
+
+
 def test_a_feed_allowed_to_be_private_follows_redirects_on_its_own_host(feed_server: FeedServer) -> None:
     feed_server.add("/new", b"<rss version='2.0'><channel><title>t</title></channel></rss>")
     feed_server.redirect("/old", "/new", status=301)
-    r = fetch(feed_server.url("/old"), private_host="127.0.0.1")
+    r = fetch(feed_server.url("/old"), private_origin=feed_server.url("/"))
     assert (r.status, r.permanent_url) == ("ok", feed_server.url("/new"))
 
 
