@@ -83,7 +83,8 @@ def fetch(url: str, *, allow_private: bool = False, private_origin: str | None =
     return asyncio.run(go())
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])  # an IP literal, and a name that resolves to it
+# IP literals (which aiohttp never resolves) and a name that resolves to the loopback
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]", "127.0.0.2"])
 def test_loopback_fetch_is_refused_before_any_request(feed_server: FeedServer, host: str) -> None:
     feed_server.add("/admin", b"<rss/>")
     r = fetch(f"http://{host}:{feed_server.port}/admin")
@@ -173,3 +174,17 @@ def test_an_internal_link_in_a_relevant_entry_is_not_fetched(feed_server: FeedSe
         if not fetched:
             assert (page["status"], page["error"]) == (
                 "error", "fetch: refused private address 127.0.0.1 (loopback; set fetch.allow_private to allow)")
+
+
+@pytest.mark.parametrize(("url", "kind"), [
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),  # the cloud metadata service
+    ("http://10.0.0.1/", "private"),
+    ("http://[fe80::1]/", "link-local"),
+    ("http://0.0.0.0:80/", "unspecified"),
+    ("https://224.0.0.1/", "multicast"),
+])
+def test_internal_addresses_are_refused_without_a_connection_attempt(url: str, kind: str) -> None:
+    r = fetch(url)
+    assert r.status == "error" and r.error is not None
+    assert r.error.endswith(f"({kind}; set fetch.allow_private to allow)"), r.error
+    assert r.elapsed < 1  # refused up front, not after a connect timeout
