@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import __version__, redact
-from monitor.errors import EXIT_FAILURE, EXIT_OK, MonitorError
+from monitor.errors import EXIT_FAILURE, EXIT_IOERR, EXIT_OK, MonitorError
 from monitor.units import text_table
 
 log = logging.getLogger("monitor")
@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `kling-monitor entries list | head`
         return EXIT_OK
+    except OSError as exc:  # a file the command reads or writes (a preview, an export): one line, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"kling-monitor: error: {redact.scrub(exc.strerror or str(exc))}{where}", file=sys.stderr)
+        return EXIT_IOERR
 
 
 def setup_logging(level: str) -> None:

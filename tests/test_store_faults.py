@@ -292,3 +292,14 @@ def test_the_daemon_logs_a_full_disk_in_one_line_and_recovers(feed_server: FeedS
         poll()
         with Store(db) as store:
             assert store.count_entries() == 60 and store.integrity_check() == "ok"
+
+
+@pytest.mark.parametrize("command", [["digest", "--preview", "{afile}/sub/d.html"],
+                                     ["feeds", "export-opml", "-o", "{afile}/feeds.opml"]])
+def test_a_file_that_cannot_be_written_is_one_line_exit_74(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           command: list[str]) -> None:
+    (tmp_path / "afile").write_text("x")
+    cfg = str(write_config(tmp_path / "m.toml", tmp_path / "m.db"))
+    code, _, err = run_cli(capsys, "-c", cfg, *(c.format(afile=tmp_path / "afile") for c in command))
+    assert code == 74
+    assert_one_error_line(err, "Not a directory")
