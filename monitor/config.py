@@ -209,7 +209,15 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return config_from_dict(data, source=str(p))
+    cfg = config_from_dict(data, source=str(p))
+    remember_secrets(cfg)
+    return cfg
+
+
+def remember_secrets(cfg: Config) -> None:
+    """Read every secret the config names now, so that logs mask them before any transport runs."""
+    for env_name in (cfg.slack.token_env, cfg.slack.webhook_env, cfg.email.username_env, cfg.email.password_env):
+        secret(env_name)
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Config:

@@ -201,3 +201,19 @@ def test_no_secret_in_output_store_or_files_when_every_transport_fails(feed_serv
     for where, text in [("output", everything), ("store", "\n".join(stored)),
                         *((str(p), t) for p, t in files.items())]:
         assert not leaks(text, TOKEN, webhook, USER, PASSWORD), f"secret in {where}"
+
+
+def test_loading_the_config_is_enough_for_its_secrets_to_be_masked(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.config import load_config
+
+    for name, value in (("KM_T", TOKEN), ("KM_U", USER), ("KM_P", PASSWORD), ("KM_W", webhook_url())):
+        monkeypatch.setenv(name, value)
+    cfg = tmp_path / "m.toml"
+    cfg.write_text('[slack]\ntoken_env = "KM_T"\nwebhook_env = "KM_W"\n'
+                   '[email]\nusername_env = "KM_U"\npassword_env = "KM_P"\n', encoding="utf-8")
+    setup_logging("INFO")
+    load_config(cfg)  # nothing sends: slack and email are off
+    logging.getLogger("any.library").warning("env: %s", {k: os.environ[k] for k in ("KM_T", "KM_U", "KM_P", "KM_W")})
+    err = capfd.readouterr().err
+    assert "env: {" in err and not leaks(err, TOKEN, USER, PASSWORD, os.environ["KM_W"])
