@@ -156,6 +156,7 @@ url = "{feed_url}"
     return path
 
 
+@pytest.mark.slow
 def test_no_secret_in_output_store_or_files_when_every_transport_fails(feed_server: FeedServer,
                                                                         tmp_path: Path) -> None:
     feed_server.add("/news.xml", f'<?xml version="1.0"?><rss version="2.0"><channel><title>n</title>{STORY}'

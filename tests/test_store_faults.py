@@ -36,6 +36,7 @@ def _open_at_once(path: str, barrier: Any, results: Any) -> None:
         results.put(f"{type(exc).__name__}: {exc}")
 
 
+@pytest.mark.slow
 def test_a_hundred_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path: Path) -> None:
     """The daemon, the timer unit and a `poll --once` may all create the store at the same moment."""
     path = str(tmp_path / "fresh" / "m.db")
