@@ -13,7 +13,7 @@ private, link-local, multicast, reserved and unspecified addresses from what DNS
 connector can only connect to the addresses that passed (a DNS answer that changes between a
 check and the connect cannot slip through), and an IP-literal host, which aiohttp never resolves,
 is checked before each hop. ``FetchLimits.allow_private`` turns the guard off; a feed allowed to be
-private gets a second, unguarded session for the hops on its own host only.
+private gets a second, unguarded session for the hops to its own origin (scheme, host, port) only.
 """
 
 from __future__ import annotations
@@ -240,6 +240,7 @@ class Fetcher:
         self.limits = limits
         self._session: aiohttp.ClientSession | None = None
         self._private_session: aiohttp.ClientSession | None = None
+        self._resolvers: list[AbstractResolver] = []  # a connector does not close a resolver it was given
         self._global: asyncio.Semaphore | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -264,11 +265,11 @@ class Fetcher:
 
     def _new_session(self, *, guarded: bool) -> aiohttp.ClientSession:
         lim = self.limits
+        resolver = PublicOnlyResolver() if guarded else None
+        if resolver is not None:
+            self._resolvers.append(resolver)
         connector = aiohttp.TCPConnector(
-            limit=lim.concurrency,
-            limit_per_host=lim.per_host,
-            ttl_dns_cache=300,
-            resolver=PublicOnlyResolver() if guarded else None,
+            limit=lim.concurrency, limit_per_host=lim.per_host, ttl_dns_cache=300, resolver=resolver
         )
         # connect=None: pool waiting is not a connect failure; sock_connect bounds the TCP/TLS setup.
         timeout = aiohttp.ClientTimeout(
@@ -301,6 +302,8 @@ class Fetcher:
             if session is not None:
                 setattr(self, attr, None)
                 await session.close()
+        while self._resolvers:
+            await self._resolvers.pop().close()
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         sem = self._hosts.get(host)
