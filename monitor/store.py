@@ -337,7 +337,8 @@ class Store:
         The write lock is taken up front (BEGIN IMMEDIATE waits up to busy_timeout) and the version
         read again under it: the first opener migrates, the others wait and then find nothing to
         do. A deferred transaction would fail instead ("database is locked") when it tried to
-        upgrade its read to a write after another opener had committed.
+        upgrade its read to a write after another opener had committed. (So every migration must be
+        transactional: one registered with transactional=False, a VACUUM, cannot run in here.)
         """
         if self._schema_version() == SCHEMA_VERSION and not migrations.pending(self.db):
             return  # the usual case: no write lock needed
@@ -356,8 +357,8 @@ class Store:
     def _schema_version(self) -> int:
         found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         if found > SCHEMA_VERSION:
-            raise StoreVersionError(f"store: {self.path} has schema version {found}, newer than this kling-monitor "
-                             f"knows ({SCHEMA_VERSION}): upgrade kling-monitor or use another store")
+            raise StoreVersionError(f"store: {self.path} has schema version {found}, newer than this "
+                                    f"kling-monitor knows ({SCHEMA_VERSION}): upgrade kling-monitor or use another store")
         return found
 
     def close(self) -> None:
