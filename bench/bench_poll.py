@@ -129,7 +129,7 @@ def main() -> None:
                 # All feeds share one host here, so the per-host limit is raised to the global one.
                 cfg = Config(store=StoreConfig(path=f"{tmp}/bench-{size}.db"), feeds=feeds,
                              fetch=FetchConfig(concurrency=args.concurrency, per_host=args.concurrency,
-                                               parse_workers=args.parse_workers))
+                                               parse_workers=args.parse_workers, allow_private=True))
                 with Store(cfg.store.path) as store:
                     first = asyncio.run(poll_feeds(store, cfg))
                     nbytes = sum(o.nbytes for o in first.outcomes)

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor import __version__
-from monitor.errors import EXIT_ATTENTION, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, MonitorError
+from monitor import __version__, redact
+from monitor.errors import EXIT_ATTENTION, EXIT_CONFIG, EXIT_FAILURE, EXIT_IOERR, EXIT_OK, MonitorError
 from monitor.models import ANNOUNCED_TYPES
 from monitor.units import text_table
 
@@ -44,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `kling-monitor entries list | head`
         return EXIT_OK
+    except OSError as exc:  # a file the command reads or writes (a preview, an export): one line, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"kling-monitor: error: {redact.scrub(exc.strerror or str(exc))}{where}", file=sys.stderr)
+        return EXIT_IOERR
 
 
 def setup_logging(level: str) -> None:
@@ -54,7 +58,9 @@ def setup_logging(level: str) -> None:
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(fmt))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    for noisy in ("apscheduler", "trafilatura", "htmldate", "charset_normalizer", "aiohttp.access"):
+    redact.install()  # on the root handler: it sees every library's records
+    # slack_sdk logs request URLs (a webhook URL is a secret) at INFO and DEBUG.
+    for noisy in ("apscheduler", "trafilatura", "htmldate", "charset_normalizer", "aiohttp.access", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -124,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Send one message marked [TEST] through a configured transport.")
     s.add_argument("transport", choices=["slack", "email"])
     s.set_defaults(handler=cmd_test_send)
+
+    s = sub.add_parser("check-store", help="check the store's integrity (PRAGMA integrity_check)",
+                       description="Read every page of the store; exit 0 if sound, 74 naming the problems if not.")
+    s.set_defaults(handler=cmd_check_store)
 
     feeds = sub.add_parser("feeds", help="list, import and export feeds",
                            description="Feeds: their health, and OPML import/export.")
@@ -332,6 +342,23 @@ def cmd_test_send(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check_store(args: argparse.Namespace) -> int:
+    from monitor.errors import StoreError
+
+    cfg = _config(args)
+    if cfg.store.path != ":memory:" and not Path(cfg.store.path).exists():
+        raise StoreError(f"store: {cfg.store.path} does not exist")
+    with _store(cfg) as store:
+        problems = store.integrity_problems()
+    if problems:
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise StoreError(f"store: {cfg.store.path} failed the integrity check ({len(problems)} problems listed "
+                         "above): restore a backup, or move it aside and let kling-monitor start a new store")
+    print(f"store: {cfg.store.path}: ok")
+    return EXIT_OK
+
+
 def cmd_poll(args: argparse.Namespace) -> int:
     from monitor.config import missing_secrets
     from monitor.ingest import poll_feeds, process_pending
@@ -364,6 +391,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
             digest = send_due_digest(store, cfg, now=datetime.now(UTC))
             print(f"digest: {digest}")
+        if args.digest_if_due:  # the timer unit's run: alerts parked earlier need a person too
+            parked = max(parked, store.outbox_counts().get("parked", 0))
         last_parked = store.outbox_rows("parked")[-1:] if parked else []
     # Failures retrying cannot fix come last, one line each, with an exit code a timer unit shows.
     missing = missing_secrets(cfg) if not args.no_send else []

@@ -14,6 +14,7 @@ any working directory.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor import redact
 from monitor.errors import ConfigError
 from monitor.match import WatchEntity, Watchlist, default_watchlist
 
@@ -263,7 +265,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     cfg = config_from_dict(data, source=str(p))
-    return resolve_paths(cfg, p.parent)
+    cfg = resolve_paths(cfg, p.parent)
+    remember_secrets(cfg)
+    return cfg
 
 
 def resolve_paths(cfg: Config, base: Path) -> Config:
@@ -280,6 +284,12 @@ def resolve_paths(cfg: Config, base: Path) -> Config:
         console=dataclasses.replace(cfg.console, jsonl=at(cfg.console.jsonl)),
         digest=dataclasses.replace(cfg.digest, preview_dir=at(cfg.digest.preview_dir)),
     )
+
+
+def remember_secrets(cfg: Config) -> None:
+    """Read every secret the config names now, so that logs mask them before any transport runs."""
+    for env_name in (cfg.slack.token_env, cfg.slack.webhook_env, cfg.email.username_env, cfg.email.password_env):
+        secret(env_name)
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Config:
@@ -300,13 +310,16 @@ def secret(env_name: str | None) -> str | None:
         return None
     value = os.environ.get(env_name)
     if value:
+        redact.remember(value)  # from now on no log line, error or store row can show it
         return value.strip()
     file_path = os.environ.get(f"{env_name}_FILE")
     if file_path:
         try:
-            return Path(file_path).read_text(encoding="utf-8").strip() or None
+            value = Path(file_path).read_text(encoding="utf-8").strip()
         except OSError:
             return None
+        redact.remember(value)
+        return value or None
     return None
 
 
@@ -383,6 +396,8 @@ def _convert(tp: Any, value: Any, source: str, key: str, errors: list[str]) -> A
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return bad(f"expected a number, got {_tname(value)}")
+        if not math.isfinite(value):  # TOML allows inf and nan; no setting means either
+            return bad(f"must be a finite number, got {value}")
         return float(value)
     if tp is str:
         return value if isinstance(value, str) else bad(f"expected a string, got {_tname(value)}")
@@ -454,6 +469,70 @@ def _check(cfg: Config, source: str, errors: list[str]) -> None:
         fail("ledger.cluster_threshold", "must be between 0 and 1")
     if cfg.outbox.max_attempts < 1:
         fail("outbox.max_attempts", "must be at least 1")
+    _check_ranges(cfg, fail)
+
+
+DAY = 86400
+# Sane bounds for the numbers: a typo (an extra zero, a negative) fails here, naming the key,
+# rather than as an OverflowError or a feed polled every second. "feeds[]." applies to every feed.
+_RANGES: dict[str, tuple[float, float]] = {
+    "store.retention_days": (1, 36500),
+    "fetch.concurrency": (1, 10000),
+    "fetch.per_host": (1, 1000),
+    "fetch.connect_timeout": (0, 3600),
+    "fetch.read_timeout": (0, 3600),
+    "fetch.total_timeout": (0, 3600),
+    "fetch.max_bytes": (1, 1 << 30),
+    "fetch.max_redirects": (1, 50),
+    "fetch.min_interval": (60, 30 * DAY),
+    "fetch.max_interval": (60, 30 * DAY),
+    "fetch.max_backoff": (60, 30 * DAY),
+    "fetch.parse_workers": (-1, 256),
+    "feeds[].interval": (60, 30 * DAY),
+    "ledger.tolerance": (0, 1),
+    "ledger.conflict_factor": (1, 1e6),
+    "ledger.window": (1, 10_000_000),
+    "slack.min_severity": (1, 3),
+    "slack.cooldown_minutes": (0, 7 * 24 * 60),
+    "slack.routes[].min_severity": (1, 3),
+    "email.smtp_port": (1, 65535),
+    "email.timeout": (0.1, 3600),
+    "outbox.max_attempts": (1, 1000),
+    "outbox.base_delay": (0, 30 * DAY),
+    "outbox.max_delay": (0, 30 * DAY),
+    "daemon.metrics_port": (0, 65535),
+    "daemon.drain_interval": (1, DAY),
+    "daemon.housekeeping_hours": (1, 366 * 24),
+    "daemon.shutdown_deadline": (0.1, 3600),
+    "daemon.jitter": (0, 3600),
+}
+
+
+def _check_ranges(cfg: Config, fail: typing.Callable[[str, str], None]) -> None:
+    for path, (lo, hi) in _RANGES.items():
+        for key, value in _values_at(cfg, path):
+            if not lo <= value <= hi:
+                fail(key, f"must be between {_num(lo)} and {_num(hi)}, got {_num(value)}")
+
+
+def _num(x: float) -> str:
+    """2592000 rather than 2.592e+06; 0.1 stays 0.1."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def _values_at(obj: Any, path: str, where: str = "") -> list[tuple[str, float]]:
+    """(key, value) for a dotted path; `name[]` walks every item of a list."""
+    head, _, rest = path.partition(".")
+    if head.endswith("[]"):
+        name = head[:-2]
+        out: list[tuple[str, float]] = []
+        for i, item in enumerate(getattr(obj, name, ()) or ()):
+            out += _values_at(item, rest, f"{where}{name}[{i}].")
+        return out
+    value = getattr(obj, head, None)
+    if rest:
+        return [] if value is None else _values_at(value, rest, f"{where}{head}.")
+    return [(f"{where}{head}", value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
 
 def _check_zone(name: str, key: str, fail: typing.Callable[[str, str], None]) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -35,10 +36,13 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
 
+from monitor import redact
 from monitor.alerts import KIND_LABELS, TYPE_LABELS, change, comparable, format_figure, safe_url
 from monitor.config import Config, DigestConfig, EmailConfig, secret
 from monitor.store import Store, iso, parse_iso
 from monitor.units import source_name
+
+log = logging.getLogger("monitor.digest")
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EPOCH_META = "digest_epoch"
@@ -329,6 +333,9 @@ def smtp_send(msg: EmailMessage, cfg: EmailConfig) -> None:
             smtp.starttls(context=context)
             smtp.ehlo()
         if user and password:
+            if cfg.security == "none":
+                log.warning("email: plain-text SMTP AUTH to %s:%d (email.security = \"none\"): the user name and "
+                            "password cross the network unencrypted; use starttls or tls", cfg.smtp_host, cfg.smtp_port)
             smtp.login(user, password)
         smtp.send_message(msg)
 
@@ -355,7 +362,7 @@ def _send(store: Store, cfg: Config, *, slot: datetime, since: datetime, until: 
     try:
         smtp_send(build_message(d, cfg, scheduled_for=slot), cfg.email)
     except (smtplib.SMTPException, OSError, ValueError) as exc:
-        err = f"{type(exc).__name__}: {exc}"
+        err = redact.scrub(f"{type(exc).__name__}: {exc}")
         store.digest_finish(slot, status="failed", now=now, error=err)
         return f"failed: {err}"
     store.digest_finish(slot, status="sent", now=now)

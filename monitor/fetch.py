@@ -6,6 +6,14 @@ be capped, loops detected and permanent moves (every hop 301/308) reported as ``
 Bodies are streamed with a byte cap so that a huge or endless response cannot exhaust memory.
 ``nbytes`` and the cap count the body *after* gzip/deflate decompression (what lands in memory,
 so a compression bomb is cut too), not the compressed bytes on the wire.
+
+Against SSRF (a feed item linking ``http://127.0.0.1/admin``, a redirect to the metadata address),
+every hop is checked where the connection is made: the session's resolver drops loopback,
+private, link-local, multicast, reserved and unspecified addresses from what DNS returned, so the
+connector can only connect to the addresses that passed (a DNS answer that changes between a
+check and the connect cannot slip through), and an IP-literal host, which aiohttp never resolves,
+is checked before each hop. ``FetchLimits.allow_private`` turns the guard off; a feed allowed to be
+private gets a second, unguarded session for the hops to its own origin (scheme, host, port) only.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import errno
+import ipaddress
 import re
 import socket
 import time
@@ -22,6 +31,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -61,6 +71,80 @@ class FetchLimits:
     max_bytes: int = 5 * 1024 * 1024
     max_redirects: int = 5
     user_agent: str = USER_AGENT
+    allow_private: bool = False  # fetch.allow_private: no SSRF guard at all
+
+
+# 64:ff9b::/96 (NAT64) carries an IPv4 address in its last 32 bits, like ::ffff:0:0/96 and 2002::/16.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def address_kind(host: str) -> str | None:
+    """Why an IP address is off limits ('loopback', 'private', ...), or None when it is public.
+
+    A host that is not an IP address gives None: names are checked once resolved. IPv6 forms that
+    carry an IPv4 address (mapped, 6to4, NAT64) are judged by that IPv4 address.
+    """
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if ip.is_global else "non-global"
+
+
+Origin = tuple[str, str, int | None]
+
+
+def origin_of(url: str | URL) -> Origin | None:
+    """(scheme, host, port) of a URL: what `feeds[].allow_private` allows, so that a private feed's
+    redirect to another port or host on the same machine is still refused."""
+    try:
+        u = url if isinstance(url, URL) else URL(url.strip())
+    except (ValueError, TypeError):
+        return None
+    return (u.scheme, u.host, u.port) if u.host else None
+
+
+def refusal(host: str, kind: str) -> str:
+    """The one error line for a refused address."""
+    return f"fetch: refused private address {host} ({kind}; set fetch.allow_private to allow)"
+
+
+class PrivateAddressError(OSError):
+    """Every address a name resolved to is off limits (an OSError: aiohttp wraps it as a connect error)."""
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """Wrap a resolver so that only public addresses come out of it.
+
+    The connector connects to exactly what the resolver returns (and caches it), so filtering
+    here is the check at connection time.
+    """
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        public = [r for r in results if address_kind(r["host"]) is None]
+        if not public and results:
+            first = results[0]["host"]
+            raise PrivateAddressError(refusal(first, address_kind(first) or "private"))
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class _FetchError(Exception):
@@ -124,6 +208,8 @@ def _describe(exc: BaseException, limits: FetchLimits) -> str:
     if isinstance(exc, aiohttp.ClientSSLError):
         return f"fetch: TLS error ({exc})"
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, PrivateAddressError):
+            return str(exc.os_error)
         if exc.os_error.errno == errno.ECONNREFUSED or isinstance(exc.os_error, ConnectionRefusedError):
             return "fetch: connection refused"
         if isinstance(exc.os_error, socket.gaierror):
@@ -146,11 +232,15 @@ class Fetcher:
     Concurrency is bounded twice: by our own semaphores (global and per host), which are taken
     *before* the timeout clock starts so that waiting for a slot never counts as a timeout, and by
     the connector's limits as a backstop (redirects to other hosts do not take a host slot).
+    Unless ``limits.allow_private``, the session resolves through `PublicOnlyResolver`; the
+    unguarded session for feeds allowed to be private is opened on first use.
     """
 
     def __init__(self, limits: FetchLimits = FetchLimits()) -> None:  # noqa: B008 - frozen, safe default
         self.limits = limits
         self._session: aiohttp.ClientSession | None = None
+        self._private_session: aiohttp.ClientSession | None = None
+        self._resolvers: list[AbstractResolver] = []  # a connector does not close a resolver it was given
         self._global: asyncio.Semaphore | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -170,27 +260,50 @@ class Fetcher:
         """Create the session; called by __aenter__ (or lazily by the first fetch)."""
         if self._session is not None:
             return
+        self._session = self._new_session(guarded=not self.limits.allow_private)
+        self._global = asyncio.Semaphore(self.limits.concurrency)
+
+    def _new_session(self, *, guarded: bool) -> aiohttp.ClientSession:
         lim = self.limits
+        resolver = PublicOnlyResolver() if guarded else None
+        if resolver is not None:
+            self._resolvers.append(resolver)
         connector = aiohttp.TCPConnector(
-            limit=lim.concurrency, limit_per_host=lim.per_host, ttl_dns_cache=300
+            limit=lim.concurrency, limit_per_host=lim.per_host, ttl_dns_cache=300, resolver=resolver
         )
         # connect=None: pool waiting is not a connect failure; sock_connect bounds the TCP/TLS setup.
         timeout = aiohttp.ClientTimeout(
             total=lim.total_timeout, sock_connect=lim.connect_timeout, sock_read=lim.read_timeout
         )
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
             timeout=timeout,
             headers={"User-Agent": lim.user_agent, "Accept-Encoding": "gzip, deflate"},
             auto_decompress=True,
         )
-        self._global = asyncio.Semaphore(lim.concurrency)
+
+    def _session_for(self, url: URL, private_origin: Origin | None) -> aiohttp.ClientSession:
+        """The session for one hop: the unguarded one only for a feed's own origin when it is allowed."""
+        assert self._session is not None
+        host = url.host
+        if self.limits.allow_private or private_origin is None or origin_of(url) != private_origin:
+            if not self.limits.allow_private and host and (kind := address_kind(host)):
+                # aiohttp never resolves an IP literal, so the resolver would not see this one.
+                raise _FetchError(refusal(host, kind))
+            return self._session
+        if self._private_session is None:
+            self._private_session = self._new_session(guarded=False)
+        return self._private_session
 
     async def close(self) -> None:
-        """Close the session and its connections."""
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        """Close the sessions and their connections."""
+        for attr in ("_session", "_private_session"):
+            session = getattr(self, attr)
+            if session is not None:
+                setattr(self, attr, None)
+                await session.close()
+        while self._resolvers:
+            await self._resolvers.pop().close()
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         sem = self._hosts.get(host)
@@ -205,8 +318,13 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = FEED_ACCEPT,
+        private_origin: Origin | None = None,
     ) -> FetchResult:
-        """GET `url` conditionally; every failure comes back as status="error" with a 'fetch: ' message."""
+        """GET `url` conditionally; every failure comes back as status="error" with a 'fetch: ' message.
+
+        `private_origin`: a (scheme, host, port) that may be private for this fetch (a feed's configured
+        URL under `feeds[].allow_private`, see `origin_of`); hops anywhere else are guarded as usual.
+        """
         try:
             parsed = URL(url.strip())
         except (ValueError, TypeError) as exc:
@@ -227,7 +345,7 @@ class Fetcher:
             start = time.monotonic()
             try:
                 async with asyncio.timeout(self.limits.total_timeout):
-                    return await self._fetch(url, parsed, etag, last_modified, accept, start)
+                    return await self._fetch(url, parsed, etag, last_modified, accept, start, private_origin)
             except _FetchError as err:
                 return FetchResult(
                     status="error",
@@ -255,8 +373,8 @@ class Fetcher:
         last_modified: str | None,
         accept: str,
         start: float,
+        private_origin: Origin | None,
     ) -> FetchResult:
-        assert self._session is not None
         lim = self.limits
         headers = {"Accept": accept}
         if etag:
@@ -267,7 +385,8 @@ class Fetcher:
         permanent = True
         hops = 0
         while True:
-            resp = await self._session.get(current, headers=headers, allow_redirects=False)
+            session = self._session_for(current, private_origin)
+            resp = await session.get(current, headers=headers, allow_redirects=False)
             try:
                 status = resp.status
                 if status in _REDIRECT_STATUSES and "Location" in resp.headers:

@@ -22,6 +22,7 @@ logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
 def _clean(text: str) -> str:
+    text = text.replace("\x00", "")  # a NUL is removed, never the end of the text
     lines = [_WS_RE.sub(" ", ln).strip() for ln in text.splitlines()]
     return "\n".join(ln for ln in lines if ln)
 

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config import Config, FeedConfig
-from monitor.fetch import Fetcher, FetchLimits
+from monitor.fetch import Fetcher, FetchLimits, origin_of
 from monitor.models import Document, Entry, Event, FetchResult, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
@@ -80,7 +80,7 @@ def fetch_limits(cfg: Config) -> FetchLimits:
     f = cfg.fetch
     return FetchLimits(concurrency=f.concurrency, per_host=f.per_host, connect_timeout=f.connect_timeout,
                        read_timeout=f.read_timeout, total_timeout=f.total_timeout, max_bytes=f.max_bytes,
-                       max_redirects=f.max_redirects)
+                       max_redirects=f.max_redirects, allow_private=f.allow_private)
 
 
 # ---------------------------------------------------------------- polling
@@ -119,7 +119,8 @@ async def poll_feeds(
         async def one(feed: FeedConfig) -> FeedOutcome:
             state = store.feed_state(feed.name) or {}
             result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
-                                         last_modified=state.get("last_modified"))
+                                         last_modified=state.get("last_modified"),
+                                         private_origin=origin_of(feed.url) if feed.allow_private else None)
             fetched_at = utcnow()
             parsed = None
             digest = body_digest(result.body) if result.status == "ok" else None

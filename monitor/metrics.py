@@ -65,6 +65,8 @@ JOB_ERRORS = Counter("kling_monitor_job_errors", "Scheduler jobs that raised", [
 OUTBOX = Gauge("kling_monitor_outbox_messages", "Outbox messages by status", ["status"], registry=REGISTRY)
 LAST_TICK = Gauge("kling_monitor_last_tick_timestamp_seconds", "Unix time of the daemon's last heartbeat",
                   registry=REGISTRY)
+STORE_CORRUPT = Gauge("kling_monitor_store_corrupt",
+                      "1 when the last daily integrity check of the store failed, else 0", registry=REGISTRY)
 UP = Gauge("kling_monitor_scheduler_running", "1 while the daemon's scheduler runs", registry=REGISTRY)
 BUILD = Info("kling_monitor_build", "The running kling-monitor", registry=REGISTRY)
 BUILD.info({"version": __version__, "python": platform.python_version()})
@@ -134,6 +136,10 @@ def set_outbox(counts: dict[str, int]) -> None:
 
 def set_tick(unix_time: float) -> None:
     LAST_TICK.set(unix_time)
+
+
+def set_store_corrupt(corrupt: bool) -> None:
+    STORE_CORRUPT.set(1 if corrupt else 0)
 
 
 def set_running(running: bool) -> None:

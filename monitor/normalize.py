@@ -150,9 +150,17 @@ _BLOCK_RE = re.compile(
 _DROP_TAGS = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "head"]
 
 
+# NUL and the other control characters that are not white space: removed, never an end of text
+# (SQLite's substr() and length() stop at a NUL, C libraries too).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+
+
 def _fold(text: str) -> str:
-    """White space runs to one space, ends trimmed: str.split() uses the same definition of white
-    space as the regex \\s (Py_UNICODE_ISSPACE) and is several times faster than re.sub."""
+    """White space runs to one space, ends trimmed, control characters removed: str.split() uses the
+    same definition of white space as the regex \\s (Py_UNICODE_ISSPACE) and is several times faster
+    than re.sub."""
+    if _CONTROL_RE.search(text):
+        text = _CONTROL_RE.sub("", text)
     return " ".join(text.split())
 
 
@@ -285,7 +293,27 @@ def _richest(entry: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def _is_url(s: str | None) -> bool:
-    return s is not None and s[:8].lower().startswith(("http://", "https://"))
+    """An http(s) URL with a host: the only kind an entry links to."""
+    if s is None or not s[:8].lower().startswith(("http://", "https://")):
+        return False
+    try:
+        return bool(urlsplit(s).hostname)
+    except ValueError:
+        return False
+
+
+_ID_SCHEME_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def _safe_id(guid: str) -> bool:
+    """A guid that can stand as the entry's URL: http(s), or not a followable link at all (tag:, urn:, 1234)."""
+    m = _ID_SCHEME_RE.match(guid)
+    if m is None:
+        return True
+    scheme = m.group(1).lower()
+    if scheme in ("http", "https"):
+        return _is_url(guid)
+    return scheme not in ("javascript", "vbscript", "data", "file") and "//" not in guid[m.end():m.end() + 2]
 
 
 def _language(entry: dict[str, Any], feed_language: str | None, configured: str | None) -> str | None:
@@ -346,6 +374,8 @@ def _normalize_one(
     guid = guid.strip() if isinstance(guid, str) and guid.strip() else None
     link = get(entry, "feedburner_origlink") or get(entry, "link")
     link = link.strip() if isinstance(link, str) and link.strip() else None
+    if link is not None and not _is_url(link):
+        link = None  # javascript:, data:, file: ... never an entry's URL, never a source
     if link is None:
         for lk in get(entry, "links") or ():
             href = get(lk, "href") if isinstance(lk, dict) else None
@@ -368,7 +398,9 @@ def _normalize_one(
     if link is not None:
         url = canonical_url(link)
     elif guid is not None:
-        url = guid
+        # A guid is an identifier, but it becomes the entry's URL: one with a script or file scheme
+        # (javascript://...) is hashed rather than passed on as something a reader could follow.
+        url = guid if _safe_id(guid) else f"urn:sha1:{hashlib.sha1(guid.encode()).hexdigest()}"
     else:
         digest = hashlib.sha1(f"{feed}\0{title}\0{summary[:2000]}".encode()).hexdigest()
         url = f"urn:sha1:{digest}"

@@ -213,6 +213,7 @@ def _transcode(body: bytes, codec: str) -> bytes | None:
 
 _SINGLE_BYTE_FALLBACKS = frozenset({"cp1252", "latin-1", "iso8859-1", "iso8859-2", "iso8859-15"})
 _GB_FAMILY = frozenset({"gb18030", "gb2312", "gbk", "hz"})
+_BIG5_FAMILY = frozenset({"big5", "big5hkscs", "cp950"})
 
 
 def _candidates(body: bytes, headers: dict[str, str], used: str | None) -> Iterator[str]:
@@ -245,6 +246,74 @@ def _candidates(body: bytes, headers: dict[str, str], used: str | None) -> Itera
         if c not in seen:
             seen.add(c)
             yield c
+
+
+def _single_byte(codec: str) -> bool:
+    """A charset in which every byte is a character: any body 'decodes', so decoding proves nothing."""
+    return codec in ("ascii", "latin-1") or codec.startswith(("iso8859-", "cp125", "koi8", "mac-"))
+
+
+def _mostly_cjk(text: str) -> bool:
+    """True when nearly all non-ASCII characters are CJK ideographs or CJK/full-width punctuation."""
+    total = hits = 0
+    for ch in text:
+        if ch < "\x80":
+            continue
+        total += 1
+        hits += "\u3000" <= ch <= "\u303f" or "\u4e00" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
+        if total >= 5000:
+            break
+    return total >= 2 and hits >= 0.9 * total
+
+
+def _reads_as(body: bytes, codec: str, *, as_chinese: bool = True) -> bool:
+    """Does the body decode strictly under `codec`, and (for the CJK codecs) read as Chinese?"""
+    try:
+        text = body.decode(codec)  # the whole body (at most fetch.max_bytes): C speed
+    except (UnicodeDecodeError, LookupError):
+        return False
+    if not as_chinese:
+        return True
+    if codec in _GB_FAMILY:
+        return _looks_chinese(text)
+    if codec in _BIG5_FAMILY:
+        return _mostly_cjk(text)
+    return True
+
+
+def _over_the_header(body: bytes, headers: dict[str, str]) -> str | None:
+    """The codec to read the body with when a single-byte HTTP charset does not fit it, else None.
+
+    A single-byte charset (ISO-8859-1, windows-1252) decodes any bytes, so feedparser trusts it
+    and turns GBK Chinese into Latin-1 mojibake without a sign of trouble. The body wins when it
+    decodes cleanly under its own XML declaration (a multi-byte one), or when charset detection
+    reads it with high confidence as GBK/GB18030/Big5 Chinese.
+    """
+    if body.isascii():
+        return None
+    m = _CHARSET_RE.search(headers.get("content-type", ""))
+    header = _codec(m.group(1)) if m else None
+    d = _XML_DECL_RE.match(body[:1024])
+    declared = _codec(d.group(2).decode("ascii", "replace")) if d else None
+    # What feedparser will read the body as: the HTTP charset, or, when it is absent or cannot
+    # decode the body, the XML declaration. Only a single-byte reading can go wrong silently.
+    header_fits = header is not None and _reads_as(body, header, as_chinese=False)
+    reading = header if header_fits or (header is not None and declared is None) else declared
+    if reading is None or not _single_byte(reading):
+        return None
+    if declared and declared != header and not _single_byte(declared) and _reads_as(body, declared):
+        return declared
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(body[:_DETECT_BYTES]).best()
+    except Exception:  # detection is best effort
+        return None
+    detected = _codec(best.encoding) if best is not None else None
+    if (detected in _GB_FAMILY or detected in _BIG5_FAMILY) and best is not None and best.chaos <= 0.05 \
+            and _reads_as(body, detected):
+        return detected
+    return None
 
 
 def _utf8_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -340,6 +409,10 @@ def _parse(body: bytes, headers: Mapping[str, str] | None, fast: bool) -> Parsed
         refused, body = _entity_guard(body)
         if refused:
             return ParsedFeed(entries=(), bozo=True, bozo_error=refused)
+        override = _over_the_header(body, hdrs)
+        transcoded = _transcode(body, override) if override else None
+        if transcoded is not None:
+            body, hdrs = transcoded, _utf8_headers(hdrs)
         result = _read_fast(body, hdrs) if fast and _read_fast is not None else None
         if result is not None and _needs_repair(result, body):
             result = None  # the repair path compares against feedparser's own reading
@@ -350,6 +423,8 @@ def _parse(body: bytes, headers: Mapping[str, str] | None, fast: bool) -> Parsed
             encoding = result.get("encoding")
             if _needs_repair(result, body):
                 result, encoding = _repair(body, hdrs, result)
+        if transcoded is not None:
+            encoding = override
     entries = result["entries"]
     version = result.get("version") or None
     exc = result.get("bozo_exception")

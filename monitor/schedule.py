@@ -32,6 +32,7 @@ import os
 import select
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -60,6 +61,8 @@ DEFAULT_TICK = 30.0
 MAX_HEARTBEAT = 15.0
 HEALTHY_BEAT_AGE = 60.0  # seconds: an older in-memory heartbeat makes /healthz 503 and stops the watchdog
 VACUUM_EVERY = timedelta(days=7)
+INTEGRITY_EVERY = timedelta(hours=23)  # daily, whatever the housekeeping interval (a little slack for jitter)
+META_INTEGRITY_CHECK = "last_integrity_check"
 STUCK_AFTER = {"poll": 1800.0, "drain": 900.0, "digest": 900.0, "housekeeping": 3600.0}
 
 # Meta keys the daemon writes and `kling-monitor status` reads.
@@ -533,6 +536,7 @@ class Daemon:
     def housekeeping(self) -> None:
         cfg, now = self.cfg, utcnow()
         with Store(cfg.store.path) as store:
+            self._check_integrity(store, now)
             pruned = store.prune(before=now - timedelta(days=cfg.store.retention_days))
             last_vacuum = parse_iso(store.get_meta("last_vacuum"))
             vacuum = last_vacuum is None or now - last_vacuum >= VACUUM_EVERY
@@ -544,6 +548,22 @@ class Daemon:
             if vacuum:
                 store.set_meta("last_vacuum", iso(now) or "")
         log.info("housekeeping: %d entries pruned%s", pruned, ", store vacuumed" if vacuum else "")
+
+    def _check_integrity(self, store: Store, now: datetime) -> None:
+        """Once a day, read every page: corruption (a bad disk, a torn copy) is found before it bites."""
+        last = parse_iso(store.get_meta(META_INTEGRITY_CHECK))
+        if last is not None and now - last < INTEGRITY_EVERY:
+            return
+        try:
+            problems = store.integrity_problems()
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        metrics.set_store_corrupt(bool(problems))
+        if problems:
+            log.error("housekeeping: store %s failed the integrity check (%s); run `kling-monitor check-store`, "
+                      "then restore a backup or move the store aside", store.path, "; ".join(problems[:3]))
+            return  # checked again at the next housekeeping
+        store.set_meta(META_INTEGRITY_CHECK, iso(now) or "")
 
     def heartbeat(self) -> None:
         """Record liveness in memory (for /healthz and the watchdog) and in the store (for `status`).

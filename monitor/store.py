@@ -10,8 +10,10 @@ Times are stored as ISO-8601 UTC strings (`2026-11-24T05:46:00Z`), which sort as
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +25,7 @@ from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, StoreUnavailableError, StoreVersionError
 from monitor.models import Entry, FetchResult
 
 SCHEMA_VERSION = 3  # the number of migrations below; recorded in PRAGMA user_version
@@ -48,6 +50,49 @@ def parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _no_space_left(path: str) -> bool:
+    try:
+        return os.statvfs(Path(path).parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def store_error(exc: BaseException, path: str) -> StoreError:
+    """One clear error line for an SQLite or OS failure on the store at `path` (never a traceback)."""
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", -1) & 0xFF  # the primary result code
+        if code == sqlite3.SQLITE_FULL or (code == sqlite3.SQLITE_IOERR and _no_space_left(path)):
+            # A full disk surfaces as an I/O error when SQLite cannot even grow its shared-memory file.
+            return StoreError(f"store: disk full at {path}")
+        if code == sqlite3.SQLITE_READONLY:
+            return StoreUnavailableError(f"store: {path} is read-only (its file or file system does not allow writing)")
+        if code == sqlite3.SQLITE_CANTOPEN:
+            return StoreUnavailableError(f"store: cannot open {path}: its directory is missing, read-only or "
+                                         "not a directory")
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return StoreError(f"store: {path} is corrupt or not a kling-monitor store ({text}); "
+                              "see `kling-monitor check-store`, then restore a backup or move it aside")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreError(f"store: {path} is locked by another process ({text})")
+        if code == sqlite3.SQLITE_IOERR:
+            return StoreError(f"store: I/O error at {path} ({text})")
+        return StoreError(f"store: {path}: {text}")
+    if isinstance(exc, OSError):
+        where = Path(path).parent
+        if exc.errno == errno.ENOSPC:
+            return StoreError(f"store: disk full at {path}")
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            return StoreUnavailableError(f"store: cannot create the directory {where}: a file is in the way")
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return StoreUnavailableError(f"store: cannot create the directory {where}: "
+                                         f"{exc.strerror or text} (read-only or no permission)")
+        return StoreUnavailableError(f"store: cannot create the directory {where}: {exc.strerror or text}")
+    return StoreError(f"store: {path}: {type(exc).__name__}: {text}")
 
 
 @migrations(name="0001_initial")
@@ -287,26 +332,55 @@ class Store:
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
+        conn: sqlite3.Connection | None = None
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db = Database(conn)
+            self.db.execute("PRAGMA busy_timeout=30000")  # before anything that may wait for a lock
             self.db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process kill; only a power cut may lose the last commit.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=30000")
-            found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-            if found > SCHEMA_VERSION:
-                raise StoreError(f"store: {self.path} has schema version {found}, newer than this kling-monitor "
-                                 f"knows ({SCHEMA_VERSION}): upgrade kling-monitor or use another store")
-            migrations.apply(self.db)
+            self._migrate()
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, (sqlite3.Error, OSError)):
+                raise store_error(exc, self.path) from None
+            raise
+        self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Bring the schema to SCHEMA_VERSION, safely when several processes open a fresh store at once.
+
+        The write lock is taken up front (BEGIN IMMEDIATE waits up to busy_timeout) and the version
+        read again under it: the first opener migrates, the others wait and then find nothing to
+        do. A deferred transaction would fail instead ("database is locked") when it tried to
+        upgrade its read to a write after another opener had committed. (So every migration must be
+        transactional: one registered with transactional=False, a VACUUM, cannot run in here.)
+        """
+        if self._schema_version() == SCHEMA_VERSION and not migrations.pending(self.db):
+            return  # the usual case: no write lock needed
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            found = self._schema_version()
+            migrations.apply(self.db)  # each migration is a savepoint inside this transaction
             if found != SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"store: cannot open {self.path}: {exc}") from None
-        self._lock = threading.RLock()
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _schema_version(self) -> int:
+        found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise StoreVersionError(f"store: {self.path} has schema version {found}, newer than this "
+                                    f"kling-monitor knows ({SCHEMA_VERSION}): upgrade kling-monitor or use another store")
+        return found
 
     def close(self) -> None:
         self.db.conn.close()
@@ -314,8 +388,11 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         self.close()
+        if isinstance(exc, sqlite3.Error):
+            # A fault met while using the store (disk full, corruption) leaves the block as one clear error.
+            raise store_error(exc, self.path) from exc
 
     @contextmanager
     def atomic(self) -> Iterator[Store]:
@@ -345,6 +422,11 @@ class Store:
 
     def integrity_check(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def integrity_problems(self, limit: int = 20) -> list[str]:
+        """PRAGMA integrity_check reads every page: [] when the store is sound, else up to `limit` problems."""
+        rows = [str(r[0]) for r in self.db.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()]
+        return [] if rows == ["ok"] else rows
 
     # ------------------------------------------------------------ meta
 

@@ -32,7 +32,7 @@ COMMANDS = subcommands(build_parser())
 
 
 def test_there_are_the_documented_commands() -> None:
-    assert {c[0] for c in COMMANDS} == {"run", "poll", "check-config", "feeds", "entries", "extract", "replay",
+    assert {c[0] for c in COMMANDS} == {"run", "poll", "check-config", "check-store", "feeds", "entries", "extract", "replay",
                                         "ledger", "outbox", "digest", "status", "init", "test-send", "mute", "unmute", "demo"}
 
 

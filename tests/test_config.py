@@ -106,3 +106,34 @@ def test_default_config_watchlist_is_the_built_in_one() -> None:
     from monitor.match import default_watchlist
 
     assert load_config(DEFAULT_CONFIG).watch.watchlist() == default_watchlist()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[fetch]\ntotal_timeout = inf\n", r"fetch\.total_timeout: must be a finite number, got inf"),
+        ("[fetch]\nread_timeout = nan\n", r"fetch\.read_timeout: must be a finite number, got nan"),
+        ("[outbox]\nbase_delay = -inf\n", r"outbox\.base_delay: must be a finite number, got -inf"),
+        ("[fetch]\ntotal_timeout = 1e12\n", r"fetch\.total_timeout: must be between 0 and 3600, got 1000000000000$"),
+        ("[fetch]\nconcurrency = 1000000000\n", r"fetch\.concurrency: must be between 1 and 10000"),
+        ("[store]\nretention_days = -5\n", r"store\.retention_days: must be between 1 and 36500, got -5"),
+        ('[[feeds]]\nname = "a"\nurl = "https://e.com/f"\ninterval = 99999999999\n',
+         r"feeds\[0\]\.interval: must be between 60 and 2592000"),
+        ("[email]\nsmtp_port = 70000\n", r"email\.smtp_port: must be between 1 and 65535"),
+        ('[[slack.routes]]\nchannel = "#x"\nmin_severity = 9\n', r"slack\.routes\[0\]\.min_severity: must be between 1 and 3"),
+        ("[daemon]\nhousekeeping_hours = 0\n", r"daemon\.housekeeping_hours: must be between 1 and 8784"),
+    ],
+)
+def test_non_finite_and_absurd_numbers_are_rejected_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_check_config_and_poll_reject_an_infinite_timeout_in_one_line(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The probe's case: `total_timeout = inf` made `poll --once` die with an OverflowError traceback."""
+    p = write(tmp_path, f'[store]\npath = "{tmp_path}/m.db"\n[fetch]\ntotal_timeout = inf\n' + FEED)
+    for command in (["check-config"], ["poll", "--once"]):
+        assert main(["-c", str(p), *command]) == EXIT_CONFIG
+        err = capsys.readouterr().err
+        assert err.strip() == f"kling-monitor: error: {p}: fetch.total_timeout: must be a finite number, got inf"

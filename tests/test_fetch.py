@@ -27,7 +27,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-async def fetch_one(url: str, limits: FetchLimits = FetchLimits(), **kw: Any) -> FetchResult:  # noqa: B008
+async def fetch_one(url: str, limits: FetchLimits = FetchLimits(allow_private=True), **kw: Any) -> FetchResult:  # noqa: B008
     async with Fetcher(limits) as f:
         return await f.fetch(url, **kw)
 
@@ -49,7 +49,7 @@ def test_conditional_get_round_trip(feed_server: FeedServer) -> None:
     feed_server.add("/feed", RSS, etag='"v1"', last_modified=lm)
 
     async def go() -> tuple[FetchResult, FetchResult]:
-        async with Fetcher() as f:
+        async with Fetcher(FetchLimits(allow_private=True)) as f:
             first = await f.fetch(feed_server.url("/feed"))
             second = await f.fetch(
                 feed_server.url("/feed"), etag=first.etag, last_modified=first.last_modified
@@ -88,14 +88,14 @@ def test_404_when_nothing_registered(feed_server: FeedServer) -> None:
 def test_server_that_never_answers_times_out(feed_server: FeedServer) -> None:
     feed_server.hang("/hang")
     t = time.monotonic()
-    r = run(fetch_one(feed_server.url("/hang"), FetchLimits(total_timeout=1, read_timeout=30)))
+    r = run(fetch_one(feed_server.url("/hang"), FetchLimits(allow_private=True, total_timeout=1, read_timeout=30)))
     assert time.monotonic() - t < 5
     assert r.status == "error" and r.error is not None and r.error.startswith("fetch: timed out after 1s")
 
 
 def test_stalled_body_hits_read_timeout(feed_server: FeedServer) -> None:
     feed_server.stall("/stall", first=b"<rss>")
-    r = run(fetch_one(feed_server.url("/stall"), FetchLimits(read_timeout=0.5, total_timeout=10)))
+    r = run(fetch_one(feed_server.url("/stall"), FetchLimits(allow_private=True, read_timeout=0.5, total_timeout=10)))
     assert r.status == "error" and r.error == "fetch: read timed out after 0.5s"
 
 
@@ -146,7 +146,7 @@ def test_conditional_headers_follow_redirects(feed_server: FeedServer) -> None:
 
 def test_huge_streamed_body_is_cut_at_the_cap(feed_server: FeedServer) -> None:
     feed_server.stream("/huge", 50 * 1024 * 1024)
-    limits = FetchLimits(max_bytes=1024 * 1024)
+    limits = FetchLimits(allow_private=True, max_bytes=1024 * 1024)
     t = time.monotonic()
     r = run(fetch_one(feed_server.url("/huge"), limits))
     assert time.monotonic() - t < 5
@@ -157,7 +157,7 @@ def test_huge_streamed_body_is_cut_at_the_cap(feed_server: FeedServer) -> None:
 
 def test_content_length_over_cap_is_refused_up_front(feed_server: FeedServer) -> None:
     feed_server.stream("/big", 50 * 1024 * 1024, content_length=True)
-    r = run(fetch_one(feed_server.url("/big"), FetchLimits(max_bytes=1024 * 1024)))
+    r = run(fetch_one(feed_server.url("/big"), FetchLimits(allow_private=True, max_bytes=1024 * 1024)))
     assert r.status == "error" and r.error is not None
     assert r.error.startswith("fetch: body too large (> 1048576 bytes") and r.nbytes == 0
 
@@ -208,7 +208,7 @@ def test_redirect_to_other_scheme_is_refused(feed_server: FeedServer) -> None:
 
 def test_many_concurrent_fetches(feed_server: FeedServer) -> None:
     feed_server.add("/slow", RSS, delay=0.1)
-    limits = FetchLimits(concurrency=200, per_host=200)
+    limits = FetchLimits(allow_private=True, concurrency=200, per_host=200)
 
     async def go() -> list[FetchResult]:
         async with Fetcher(limits) as f:
@@ -239,7 +239,7 @@ def test_per_host_limit_is_respected(feed_server: FeedServer) -> None:
     feed_server.route("/count", handler)
 
     async def go() -> None:
-        async with Fetcher(FetchLimits(per_host=3)) as f:
+        async with Fetcher(FetchLimits(allow_private=True, per_host=3)) as f:
             await asyncio.gather(*(f.fetch(feed_server.url("/count")) for _ in range(12)))
 
     run(go())

@@ -38,7 +38,7 @@ def make_cfg(tmp_path: Path, feeds: list[tuple[str, str]], **fetch: object) -> C
         store=StoreConfig(path=str(tmp_path / "m.db")),
         feeds=tuple(FeedConfig(url=u, name=n, interval=900) for n, u in feeds),
         fetch=FetchConfig(**{"total_timeout": 2.0, "read_timeout": 2.0, "connect_timeout": 2.0,
-                             "max_bytes": 1024 * 1024, **fetch}),  # type: ignore[arg-type]
+                             "max_bytes": 1024 * 1024, "allow_private": True, **fetch}),  # type: ignore[arg-type]
     )
 
 
@@ -167,7 +167,7 @@ def test_bad_feeds_never_stop_the_good_ones(feed_server: FeedServer, tmp_path: P
 
 def _write_cfg(tmp_path: Path, cfg: Config) -> Path:
     p = tmp_path / "cfg.toml"
-    lines = [f'[store]\npath = "{cfg.store.path}"\n']
+    lines = [f'[store]\npath = "{cfg.store.path}"\n[fetch]\nallow_private = true\n']
     for f in cfg.feeds:
         lines.append(f'[[feeds]]\nname = "{f.name}"\nurl = "{f.url}"\n')
     p.write_text("\n".join(lines))
@@ -217,7 +217,7 @@ def test_poll_cli_reports_unreachable_feeds_cleanly(tmp_path: Path, capsys: pyte
     s.close()  # nothing listens there now: connection refused, as with no network
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[store]\npath = "{tmp_path}/m.db"\n[console]\njsonl = "{tmp_path}/a.jsonl"\n'
-                   f'[[feeds]]\nname = "x"\nurl = "http://127.0.0.1:{port}/feed"\n')
+                   f'[fetch]\nallow_private = true\n[[feeds]]\nname = "x"\nurl = "http://127.0.0.1:{port}/feed"\n')
     assert main(["-c", str(cfg), "poll", "--once"]) == 1  # every feed failed
     captured = capsys.readouterr()
     assert "1 feeds: 0 ok, 0 not modified, 1 failed" in captured.out
@@ -371,3 +371,35 @@ def test_json_feed_is_polled_like_any_other(feed_server: FeedServer, tmp_path: P
         assert [(o.status, o.new) for o in poll(store, cfg).outcomes] == [("not_modified", 0)]
         (row,) = store.query("SELECT url, guid, title FROM entries")
         assert (row["url"], row["guid"], row["title"]) == ("https://j.example/kling", "1", "Kling AI raises funds")
+
+
+def test_a_gbk_feed_served_as_latin1_with_a_utf8_prolog_is_stored_as_chinese_and_matches(
+        feed_server: FeedServer, tmp_path: Path) -> None:
+    """The probe's case: the story was stored as Latin-1 mojibake, so 快手/可灵 never matched."""
+    from monitor.ingest import process_pending
+
+    feed_server.add("/zh.xml", rss([("可灵AI完成新一轮融资", "https://news.example.cn/1",
+                                     "快手旗下的可灵AI视频生成模型发布了新版本。")], encoding="gbk", declare="utf-8"),
+                    content_type="application/rss+xml; charset=iso-8859-1")
+    cfg = make_cfg(tmp_path, [("zh", feed_server.url("/zh.xml"))], full_text_for_matches=False)
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        assert asyncio.run(process_pending(store, cfg)).relevant == 1
+        (row,) = store.query("SELECT title, summary FROM entries")
+        assert row == {"title": "可灵AI完成新一轮融资", "summary": "快手旗下的可灵AI视频生成模型发布了新版本。"}
+
+
+def test_a_javascript_link_is_never_a_url_or_a_source(feed_server: FeedServer, tmp_path: Path) -> None:
+    from monitor.ingest import process_pending
+
+    story = "Kuaishou's Kling AI raised $2 billion at an $18 billion valuation, people familiar said."
+    feed_server.add("/a.xml", rss([("Kling AI raises $2 billion", "https://news.example.com/kling", story)]))
+    feed_server.add("/b.xml", rss([("Kling AI raises $2 billion", "javascript://x.com/%0Aalert(1)", story)]))
+    cfg = make_cfg(tmp_path, [("a", feed_server.url("/a.xml")), ("b", feed_server.url("/b.xml"))],
+                   full_text_for_matches=False)
+    with Store(cfg.store.path) as store:
+        poll(store, cfg)
+        asyncio.run(process_pending(store, cfg))
+        dump = "\n".join(store.db.conn.iterdump())
+    assert "news.example.com/kling" in dump
+    assert "javascript" not in dump.lower() and "x.com" not in dump

@@ -102,8 +102,6 @@ def test_daemon_readyz_fails_when_every_feed_fails_or_alerts_are_parked(tmp_path
     port, db = free_port(), tmp_path / "m.db"
     path = write_config(tmp_path / "m.toml", store=db, feeds=[("down", feed_server.url("/down.xml"))],
                         daemon=f"metrics_port = {port}")
-    path.write_text(path.read_text(encoding="utf-8").replace("[fetch]\n", "[fetch]\nallow_private = true\n"),
-                    encoding="utf-8")
     cfg = load_config(path)
     daemon = Daemon(cfg, tick=0.2)
     daemon.start()

@@ -285,3 +285,41 @@ def test_simple_markup_path_equals_the_parser_over_the_corpus() -> None:
         simple += 1
         assert normalize._fold(fast) == normalize._fold(normalize._parsed_text(marked)), fragment[:200]
     assert simple >= 1000  # most real summaries take the simple path
+
+
+def _rss_item(inner: str) -> str:
+    return f'<rss version="2.0"><channel><title>t</title><item>{inner}</item></channel></rss>'
+
+
+@pytest.mark.parametrize(("item", "url", "link"), [
+    ("<title>a</title><link>javascript:alert(document.cookie)</link>", None, None),
+    ("<title>a</title><link> JavaScript:alert(1)</link>", None, None),
+    ("<title>a</title><link>javascript://example.com/%0Aalert(1)</link>", None, None),
+    ("<title>a</title><link>data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;</link>", None, None),
+    ("<title>a</title><link>file:///etc/passwd</link>", None, None),
+    ("<title>a</title><link>javascript:alert(1)</link><guid>https://e.com/real</guid>",
+     "https://e.com/real", "https://e.com/real"),
+    ('<title>a</title><link>javascript:alert(1)</link><guid isPermaLink="false">tag:e.com,2026:7</guid>',
+     "tag:e.com,2026:7", None),
+    ('<title>a</title><guid isPermaLink="false">javascript://e.com/%0Aalert(1)</guid>', None, None),
+    ("<title>a</title><link>https://e.com/ok</link>", "https://e.com/ok", "https://e.com/ok"),
+])
+def test_only_http_links_become_an_entry_url(item: str, url: str | None, link: str | None) -> None:
+    (e,) = entries_of(_rss_item(item))
+    assert e.link == link
+    if url is None:
+        assert e.url.startswith("urn:sha1:")  # an identity, nothing a reader could follow
+    else:
+        assert e.url == url
+    assert "javascript" not in e.url.lower() and not e.url.startswith(("data:", "file:"))
+
+
+@pytest.mark.parametrize("nul", ["\x00", "&#0;", "&#x0;"])
+def test_nul_bytes_are_removed_not_an_end_of_text(nul: str) -> None:
+    raw = _rss_item(f"<title>Kling{nul} AI title</title><link>https://e.com/a</link>"
+                    f"<description>Kling AI raised{nul} $2 billion; the rest stays.</description>")
+    for fast in (True, False):
+        parsed = parse_feed(raw.encode("utf-8"), fast=fast)
+        (e,) = normalize_entries(parsed, feed="t", language="en", fetched_at=FETCHED)
+        assert (e.title, e.summary) == ("Kling AI title", "Kling AI raised $2 billion; the rest stays.")
+    assert html_to_text("<p>before\x00</p><p>after</p>") == html_to_text("before\x00 after") == "before after"

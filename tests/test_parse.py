@@ -225,3 +225,52 @@ def test_json_feed_1_0_from_the_corpus() -> None:
 def test_json_that_is_not_a_json_feed_is_not_a_feed(body: bytes) -> None:
     p = parse_feed(body)
     assert p.entries == () and p.bozo and p.bozo_error == "parse: not a feed (JSON, but not a JSON Feed)"
+
+
+BIG5_TITLE = "可靈AI完成新一輪融資"
+BIG5_SUMMARY = "快手旗下的可靈人工智慧影片生成模型發佈了新版本，使用者數量突破兩千萬。"
+BIG5_CHANNEL = (f'<rss version="2.0"><channel><title>新聞</title><item><title>{BIG5_TITLE}</title>'
+                f"<description>{BIG5_SUMMARY}</description><link>http://example.com/k</link></item></channel></rss>")
+
+
+def served(body_encoding: str, header: str | None, prolog: str | None) -> tuple[bytes, dict[str, str]]:
+    channel = BIG5_CHANNEL if body_encoding == "big5" else CHANNEL
+    body = ((decl(prolog) if prolog else "") + channel).encode(body_encoding)
+    return body, {"Content-Type": "application/rss+xml" + (f"; charset={header}" if header else "")}
+
+
+@pytest.mark.parametrize(
+    ("body_encoding", "header", "prolog"),
+    [
+        # the five mixed declarations of the probe; the first was stored as Latin-1 mojibake
+        pytest.param("gbk", "iso-8859-1", "utf-8", id="gbk+latin1-header+utf8-prolog"),
+        pytest.param("gbk", "iso-8859-1", "gbk", id="gbk+latin1-header+gbk-prolog"),
+        pytest.param("gbk", "utf-8", "gbk", id="gbk+utf8-header+gbk-prolog"),
+        pytest.param("gbk", "utf-8", None, id="gbk+utf8-header"),
+        pytest.param("gbk", None, "utf-8", id="gbk+utf8-prolog"),
+        # more of the same family
+        pytest.param("gbk", "windows-1252", None, id="gbk+cp1252-header"),
+        pytest.param("gb18030", "iso-8859-1", "big5", id="gb18030+latin1-header+big5-prolog"),
+        pytest.param("gbk", None, "iso-8859-1", id="gbk+latin1-prolog"),
+        pytest.param("gbk", "utf-8", "iso-8859-1", id="gbk+utf8-header+latin1-prolog"),
+        pytest.param("big5", "iso-8859-1", "utf-8", id="big5+latin1-header+utf8-prolog"),
+        pytest.param("big5", "iso-8859-1", "big5", id="big5+latin1-header+big5-prolog"),
+    ],
+)
+def test_a_chinese_body_wins_over_a_declaration_that_does_not_fit(body_encoding: str, header: str | None,
+                                                                  prolog: str | None) -> None:
+    body, headers = served(body_encoding, header, prolog)
+    for fast in (True, False):
+        p = parse_feed(body, headers, fast=fast)
+        (e,) = p.entries
+        assert "快手" in e["summary"] and ("可灵" in e["title"] or "可靈" in e["title"]), (fast, e["title"])
+        assert e["title"] == (BIG5_TITLE if body_encoding == "big5" else TITLE)
+
+
+@pytest.mark.parametrize("header", ["iso-8859-1", "windows-1252"])
+def test_a_real_latin1_body_under_a_wrong_multibyte_prolog_stays_latin1(header: str) -> None:
+    text = "Élève à l'école: déjà vu, très élégant. Où est la bibliothèque? Ça coûte cher."
+    body = (decl("gbk") + f'<rss version="2.0"><channel><title>t</title><item><title>{text}</title>'
+            "<description>d</description></item></channel></rss>").encode("latin-1")
+    (e,) = parse_feed(body, {"Content-Type": f"application/rss+xml; charset={header}"}).entries
+    assert e["title"] == text

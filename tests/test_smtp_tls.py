@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -98,3 +99,29 @@ def test_untrusted_certificate_is_refused_and_nothing_is_sent(ca: trustme.CA, tm
             later = send_now(store, cfg(port, "starttls"), now=NOW + timedelta(minutes=1))
             assert later.startswith("failed")
     assert inbox.messages == []
+
+
+def test_plain_text_auth_under_security_none_is_warned_about(ca: trustme.CA, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    inbox, auth, port = Inbox(), Auth(), free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=auth, auth_require_tls=False)
+    caplog.set_level(logging.WARNING, logger="monitor.digest")
+    for _ in run(ctl):
+        with Store(tmp_path / "m.db") as store:
+            assert send_now(store, cfg(port, "none"), now=NOW) == "sent"
+    assert len(inbox.messages) == 1
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "monitor.digest"]
+    assert "plain-text SMTP AUTH" in warning and f"127.0.0.1:{port}" in warning
+    assert "s3cret" not in warning
+
+
+def test_no_warning_without_credentials(ca: trustme.CA, tmp_path: Path, smtp: tuple[Inbox, int],
+                                                    caplog: pytest.LogCaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KM_SMTP_PASSWORD")
+    inbox, port = smtp
+    caplog.set_level(logging.WARNING, logger="monitor.digest")
+    with Store(tmp_path / "m.db") as store:
+        assert send_now(store, cfg(port, "none"), now=NOW) == "sent"
+    assert len(inbox.messages) == 1
+    assert not [r for r in caplog.records if r.name == "monitor.digest"]

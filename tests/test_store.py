@@ -43,7 +43,7 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "m.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="store: cannot open"):
+    with pytest.raises(StoreError, match="is corrupt or not a kling-monitor store"):
         Store(bad)
 
 

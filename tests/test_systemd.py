@@ -106,3 +106,9 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     ours = [ln for ln in (proc.stdout + proc.stderr).splitlines()
             if "kling-monitor" in ln or "Unknown" in ln or "ignoring" in ln]
     assert proc.returncode == 0 and not ours, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("unit", [SERVICE, ONESHOT], ids=lambda p: p.name)
+def test_units_deny_link_local_addresses(unit: Path) -> None:
+    # the metadata address stays out of reach even with fetch.allow_private on
+    assert _settings(unit)["IPAddressDeny"] == ["169.254.0.0/16 fe80::/10"]
