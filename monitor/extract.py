@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -19,165 +18,10 @@ from functools import lru_cache
 from monitor.figures import Amount, scan_amounts
 from monitor.match import Watchlist, compile_watchlist, default_watchlist, match_text
 from monitor.models import Document, Extraction, Fact, Mention, ProductMove
-
-
-def _strip_leading_b(p: str) -> str:
-    """Drop the `\\b` that opens an alternative at the start of a match (checked afterwards instead):
-    a pattern that starts with plain literals lets `re` skip ahead with its fast prefix scan."""
-    out: list[str] = []
-    i = 0
-    lead = [True]
-    at_start = True
-    while i < len(p):
-        c = p[i]
-        if c == "\\":
-            tok = p[i:i + 2]
-            i += 2
-            if tok == "\\b" and at_start and lead[-1]:
-                continue
-            out.append(tok)
-            at_start = False
-        elif c == "[":
-            j = _skip_class(p, i)
-            out.append(p[i:j])
-            i = j
-            at_start = False
-        elif c == "(":
-            m = re.match(r"\((?:\?:|\?P<\w+>|\?<?[=!])?", p[i:])
-            opener = m.group(0) if m else "("
-            lead.append(at_start and lead[-1] and opener not in ("(?=", "(?!", "(?<=", "(?<!"))
-            out.append(opener)
-            i += len(opener)
-            at_start = True
-        elif c == ")":
-            lead.pop()
-            out.append(c)
-            i += 1
-            at_start = False
-        elif c == "|":
-            out.append(c)
-            i += 1
-            at_start = True
-        else:
-            out.append(c)
-            i += 1
-            at_start = False
-    return "".join(out)
-
-
-def _skip_class(p: str, i: int) -> int:
-    """Index just past the ']' closing the character class opened at p[i] == '['."""
-    j = i + 1
-    if p[j] == "^":
-        j += 1
-    if p[j] == "]":
-        j += 1
-    while p[j] != "]":
-        j += 2 if p[j] == "\\" else 1
-    return j + 1
-
-
-def _scan_group_end(p: str, i: int) -> int:
-    """Index just past the ')' that closes the group opened at p[i] == '('."""
-    depth = 0
-    while i < len(p):
-        c = p[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = _skip_class(p, i)
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise ValueError(f"unbalanced pattern: {p!r}")
-
-
-def _split_alts(p: str) -> list[str]:
-    """Top-level alternatives of a pattern."""
-    alts: list[str] = []
-    start = i = 0
-    while i < len(p):
-        c = p[i]
-        if c == "\\":
-            i += 2
-        elif c == "[":
-            i = _skip_class(p, i)
-        elif c == "(":
-            i = _scan_group_end(p, i)
-        elif c == "|":
-            alts.append(p[start:i])
-            i += 1
-            start = i
-        else:
-            i += 1
-    alts.append(p[start:])
-    return alts
-
-
-def _flatten(p: str, budget: int = 400) -> str:
-    """Rewrite '(?:a|b)x|c' as 'ax|bx|c' and '(?:a)?x' as 'ax|x' so that every alternative starts
-    with a literal: `re` then skips ahead with a first-character set, ~4x faster on long texts."""
-    out: list[str] = []
-    todo = _split_alts(p)
-    while todo and budget > 0:
-        budget -= 1
-        alt = todo.pop(0)
-        if alt.startswith("(?:"):
-            end = _scan_group_end(alt, 0)
-            inner, rest = alt[3:end - 1], alt[end:]
-            if rest[:1] == "?" and rest[1:2] != "?":
-                todo[:0] = [inner_alt + rest[1:] for inner_alt in _split_alts(inner)] + [rest[1:]]
-                continue
-            if rest[:1] not in ("*", "+", "{", "?"):
-                todo[:0] = [inner_alt + rest for inner_alt in _split_alts(inner)]
-                continue
-        out.append(alt)
-    if todo:
-        return p  # too many combinations: keep the original
-    return "|".join(out)
-
-
-def _lc(pattern: str) -> re.Pattern[str]:
-    """Compile a case-insensitive pattern for *lower-cased* text, which `re` scans several times faster.
-
-    Use with `_hits` / `_first`, which re-check the word boundary that `_strip_leading_b` removed."""
-    p = _strip_leading_b(pattern.lower().replace("(?p<", "(?P<"))
-    try:
-        return re.compile(_flatten(p))
-    except re.error:  # e.g. a named group would be duplicated
-        return re.compile(p)
-
-
-def _ok_start(low: str, s: int) -> bool:
-    if s == 0 or not low[s].isascii() or not low[s].isalpha():
-        return True
-    prev = low[s - 1]
-    return not (prev.isascii() and prev.isalnum())
-
-
-def _hits(rx: re.Pattern[str], low: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
-    for m in rx.finditer(low, pos, len(low) if endpos is None else endpos):
-        if _ok_start(low, m.start()):
-            yield m
-
-
-def _first(rx: re.Pattern[str], low: str) -> re.Match[str] | None:
-    return next(_hits(rx, low), None)
-
-
-def lower_same_length(text: str) -> str:
-    """text.lower(), keeping offsets valid (a few characters grow when lower-cased, e.g. 'İ')."""
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
+from monitor.rules.patterns import compile_lc as _lc
+from monitor.rules.patterns import first as _first
+from monitor.rules.patterns import hits as _hits
+from monitor.rules.patterns import lower_same_length
 
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # any CJK/Hangul character
 
