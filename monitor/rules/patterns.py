@@ -134,11 +134,19 @@ def flatten(p: str, budget: int = 400) -> str:
     return "|".join(out)
 
 
+_ESCAPE_OR_TEXT = re.compile(r"\\.|[^\\]+", re.S)
+
+
+def lower_outside_escapes(pattern: str) -> str:
+    """Lower-case a pattern but not its escapes: '\\W' and '\\S' keep their meaning."""
+    return "".join(t if t[0] == "\\" else t.lower() for t in _ESCAPE_OR_TEXT.findall(pattern))
+
+
 def compile_lc(pattern: str) -> re.Pattern[str]:
     """Compile a case-insensitive pattern for *lower-cased* text, which `re` scans several times faster.
 
     Use with `hits` / `first`, which re-check the word boundary that `strip_leading_b` removed."""
-    p = strip_leading_b(pattern.lower().replace("(?p<", "(?P<"))
+    p = strip_leading_b(lower_outside_escapes(pattern).replace("(?p<", "(?P<"))
     try:
         return re.compile(flatten(p))
     except re.error:  # e.g. a named group would be duplicated

@@ -1,0 +1,677 @@
+"""The facts stage: every figure in a document, what it measures, whose it is, when, and whether it happened.
+
+    segment -> figures -> role (kind, basis) -> not-fact checks -> subject -> period -> status
+
+Each step is a small pure function over one sentence (or the clause of a figure within it). The vocabulary
+(metric words, basis words, period words, hedges, analyst cues, rivals, ...) is the `[facts]` table of the
+language files in monitor/rules/, compiled here once at import, all languages together (a story often mixes
+them: a Chinese quote in an English article, a Korean article naming "Kling AI"). A candidate figure that is
+not a fact (an analyst's estimate, a target price, a prior-period comparative, a price tier, a spec, a
+rival's figure, a hedge) is returned as a `Dropped` with its reason, for `extract --explain`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from monitor import rules
+from monitor.figures import Amount, scan_amounts
+from monitor.models import Dropped, Fact, Mention
+from monitor.rules.patterns import compile_lc, first, hits
+
+
+def _rx(*concepts: str) -> re.Pattern[str]:
+    """One pattern for the union of the concepts' words in every language file."""
+    words: list[str] = []
+    for c in concepts:
+        words.extend(rules.words("facts", c))
+    items = sorted(dict.fromkeys(words), key=len, reverse=True)
+    return compile_lc("(?:" + "|".join(items) + ")" if items else "(?!)")
+
+
+# ---------------------------------------------------------------- vocabulary (compiled at import)
+
+# role concept -> (kind, basis it implies or None); the basis may be refined by basis words later
+ROLES: dict[str, tuple[str | None, str | None]] = {
+    "revenue": ("revenue", None),
+    "revenue_arr": ("revenue", "arr"),
+    "revenue_monthly": ("revenue", "monthly"),
+    "revenue_cumulative": ("revenue", "cumulative"),
+    "capex": ("capex", None),
+    "valuation": ("valuation", None),
+    "valuation_market_cap": ("valuation", "market_cap"),
+    "round": ("round_size", None),
+    "round_ipo": ("round_size", "ipo"),
+    "investment": ("investment", None),
+    "stake": ("stake", None),
+    "users": ("users", None),
+    "users_dau": ("users", "dau"),
+    "users_mau": ("users", "mau"),
+    "users_creators": ("users", "creators"),
+    "users_other": ("users", "other"),
+    "videos": ("videos_generated", None),
+    # not tracked: the figure is dropped with this reason
+    "untracked": (None, "an untracked metric (profit, cost, GMV, turnover, share count)"),
+    "segment": (None, "a segment's figure, not the group's"),
+    "share_price": (None, "a share price"),
+    "price_tier": (None, "a membership price tier"),
+    "spec": (None, "a spec"),
+}
+_MONEY_ROLES = ("revenue", "revenue_arr", "revenue_monthly", "revenue_cumulative", "capex", "valuation",
+                "valuation_market_cap", "round", "round_ipo", "investment", "stake", "untracked", "segment",
+                "share_price", "price_tier")
+_COUNT_ROLES = ("users", "users_dau", "users_mau", "users_creators", "users_other", "videos", "untracked", "spec")
+_ALL_ROLES = tuple(dict.fromkeys(_MONEY_ROLES + _COUNT_ROLES))
+_PENALTY = {"investment": 8, "stake": 4, "round": 2, "users_other": 4, "untracked": 3, "segment": 0}
+_ROLE_RX: dict[str, re.Pattern[str]] = {c: _rx(c) for c in ROLES}
+
+_BASIS_RX: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    "revenue": [("arr", _rx("revenue_arr")), ("monthly", _rx("revenue_monthly")),
+                ("cumulative", _rx("revenue_cumulative")), ("annual", _rx("basis_annual"))],
+    "users": [("dau", _rx("users_dau")), ("mau", _rx("users_mau")), ("creators", _rx("users_creators")),
+              ("registered", _rx("basis_registered")), ("paying", _rx("basis_paying")),
+              ("other", _rx("users_other")), ("cumulative", _rx("basis_cumulative_users"))],
+    "valuation": [("market_cap", _rx("valuation_market_cap")), ("implied", _rx("basis_implied"))],
+    "round_size": [("ipo", _rx("round_ipo")), ("cap", _rx("basis_cap")), ("tranche", _rx("basis_tranche")),
+                   ("committed_total", _rx("basis_committed"))],
+}
+
+_HEDGE = _rx("hedge")
+_HEDGE_FRAME = _rx("hedge_frame")
+_REPORTED_SPEECH = _rx("reported_speech")
+_PLANNED = _rx("planned")
+_GUIDANCE = _rx("guidance")
+_ANALYST = _rx("analyst")
+_ANALYST_NEAR = _rx("analyst_near")
+_TARGET_PRICE = _rx("target_price")
+_CHANGE_BEFORE = _rx("change_before")
+_CHANGE_AFTER = _rx("change_after")
+_COMPARATIVE_BEFORE = _rx("comparative_before")
+_COMPARATIVE_AFTER = _rx("comparative_after")
+_PRICE_AFTER = _rx("price_after")
+_SPEC_AFTER = _rx("spec_after")
+_ALLOCATION = _rx("allocation")
+_USER_NOUN_AFTER = _rx("user_noun_after")
+_VIDEO_NOUN_AFTER = _rx("video_noun_after")
+_RIVALS = _rx("rivals")
+_RIVAL_CUE = _rx("rival_cue")
+_KLING_REFS = _rx("kling_refs")
+_GROUP_REFS = _rx("group_refs")
+_GROUP_METRIC = _rx("group_metric")
+_KUAISHOU_NAMES = _rx("kuaishou_names")
+_KLING_NAMES = _rx("kling_names")
+_ASOF = _rx("as_of")
+_FULL_YEAR = _rx("basis_annual")
+_THIS_QUARTER = _rx("this_quarter")
+_ATTRIBUTED = _rx("attribution")
+_STAGES = [(name, _rx(f"stage_{name}")) for name in ("closed", "signed", "filed", "committed")]
+_MAY = re.compile(r"\bmay\b")  # lower-case only: "May 2025" is a month, "may become" a hedge
+
+# The period grammar is shared; the words it is made of come from the language files.
+_ORD = rules.table("facts", "ordinals")  # first -> 1, 第三 -> 3, 次 -> 2 ...
+_MONTHS = rules.table("facts", "months")  # march -> 3, 3月 -> 3 ...
+_ORD_ALT = "|".join(re.escape(k) for k in sorted(_ORD, key=len, reverse=True))
+_MONTH_ALT = "|".join(re.escape(k) for k in sorted(_MONTHS, key=len, reverse=True))
+_Q_WORD = rules.alternation("facts", "quarter_word")
+_H_WORD = rules.alternation("facts", "half_word")
+_H1 = _rx("first_half")
+_H2 = _rx("second_half")
+_Y = r"(?:19|20)\d\d"
+_PERIOD = re.compile(
+    rf"(?P<qy1>{_Y})\s*[-/]?\s*q(?P<q1>[1-4])(?!\d)"  # 2025Q3, 2025-Q3, FY25Q2 is below
+    rf"|\bfy\s?(?P<fyq_y>\d\d)\s?q(?P<fyq_q>[1-4])"
+    rf"|\b(?:q(?P<q2>[1-4])|(?P<q3>[1-4])q)\s*(?:fy)?\s*'?(?P<qy2>{_Y}|\d\d(?!\d))(?:e\b)?"  # Q3 2025, 3Q25, 1Q25E
+    rf"|\b(?P<hh>h[12])\s*(?P<hy>{_Y})"
+    rf"|(?P<ordq>{_ORD_ALT})\s*(?:-|\s)?(?:{_Q_WORD})(?:\s+(?:of\s+|de\s+|del\s+|du\s+)?(?P<oqy>{_Y}))?"
+    rf"|(?P<oqy2>{_Y})\s*(?:年|년)?\s*(?:度|の)?\s*(?P<ordq2>{_ORD_ALT})\s*(?:{_Q_WORD})"
+    rf"|(?P<half>{_H_WORD})(?:\s+(?:of\s+|de\s+|del\s+|du\s+)?(?P<hy2>{_Y}))?"
+    rf"|(?P<hy3>{_Y})\s*年?\s*(?P<half2>{_H_WORD})"
+    rf"|(?P<mq>[1-4]|[4710]|1[0-2]|[7-9])\s*[〜~～-]\s*(?P<mq2>\d{{1,2}})\s*月期"  # 7〜9月期
+    rf"|(?P<my>{_Y})\s*年\s*(?P<mm>1[0-2]|0?[1-9])\s*月(?![〜~～-])"
+    rf"|(?P<mon>{_MONTH_ALT})(?:\s+(?:\d{{1,2}},?\s+)?(?:de\s+|of\s+)?(?P<mony>{_Y}))?"
+    rf"|\b(?:fy|fiscal\s+(?:year\s+)?)\s?(?P<fy>{_Y}|\d\d)\b"
+    rf"|(?P<cy>{_Y})\s*(?:财年|財年|年度|年|년)"
+    rf"|(?<![\d.,$€¥])(?P<y>{_Y})(?![\d%])",
+)
+
+_CLAUSE_BREAK = re.compile(r"[,;:—–()（），；：、|│]\s?|\s-\s")
+_BARRIER = re.compile(r"[,;，；、：:()（）]")
+# Every alternative starts with one of a few characters, so `re` skips ahead (6x faster than "\s*…|...").
+_BOUNDARY = re.compile(
+    r"[\n.!?。！？；;…→·\[ ](?:(?<=\n)\n*|(?<=[.!?])[.!?]*[\"”’)\]]*[ \t]+|(?<=[。！？；;])[。！？；;]*[\"”’」）)]*\s*"
+    r"|(?<=…)…*\s*|(?<=[→·])[ \t]*|(?<=\[)\d+\]\s*|(?<= )[-•▪]+ (?=\S))")
+# Where a story names a quarter with its year ("Q2 2025", "2Q25", "FY25Q2", "2025年第三季度"): cheap to find,
+# then read with _PERIOD.
+_QUARTER_WITH_YEAR = re.compile(
+    r"(?:q[1-4]|[1-4]q)\s*'?(?:20)?\d\d(?!\d)|20\d\d\s*[-/]?\s*q[1-4]|fy\d\dq[1-4]"
+    r"|20\d\d\s*年?\s*(?:度|の)?\s*第?[一二三四1-4]\s*(?:季度|季|四半期)|(?:first|second|third|fourth)\s+quarter\s+(?:of\s+)?20\d\d")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_FULLWIDTH_DIGIT = re.compile(r"[０-９]")
+_ABBREV = frozenset(
+    "mr mrs ms dr prof st jr sr inc ltd co corp vs etc e.g i.e no u.s u.k approx est jan feb mar apr jun jul aug "
+    "sep sept oct nov dec rep sen gov gen fig mrd mio mln bn".split())
+CUE_BARRIER_PENALTY = 12
+CUE_INTRODUCES = 6  # a cue followed within this many characters by a figure belongs to that figure
+FULLWIDTH = str.maketrans("０１２３４５６７８９．，％", "0123456789.,%")
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    start: int
+    end: int
+    text: str
+    low: str
+
+
+def segment(text: str, low: str) -> list[Sentence]:
+    """Sentences, where lines, bullets, '…' and '；' also end one (quotes join fragments with ' … ')."""
+    out: list[Sentence] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        tok = m.group(0)
+        if tok[0] == ".":
+            word = re.search(r"([\w.]+)$", text[max(0, m.start() - 12):m.start()])
+            w = word.group(1).lower() if word else ""
+            nxt = text[m.end():m.end() + 1]
+            if w in _ABBREV or (len(w) == 1 and w.isalpha()) or (nxt and nxt.islower()):
+                continue
+        end = m.start() + len(tok.rstrip()) if tok[0] in ".!?。！？" else m.start()
+        if text[start:end].strip():
+            out.append(Sentence(start, end, text[start:end], low[start:end]))
+        start = m.end()
+    if text[start:].strip():
+        out.append(Sentence(start, len(text), text[start:], low[start:]))
+    return out
+
+
+def clause_span(sent: Sentence, rs: int, re_: int) -> tuple[int, int]:
+    """The comma/semicolon-delimited clause around [rs, re_) (offsets within the sentence)."""
+    lo = 0
+    for m in _CLAUSE_BREAK.finditer(sent.text, 0, rs):
+        if not _inside_number(sent.text, m.start()):
+            lo = m.end()
+    hi = len(sent.text)
+    for m in _CLAUSE_BREAK.finditer(sent.text, re_):
+        if not _inside_number(sent.text, m.start()):
+            hi = m.start()
+            break
+    return lo, hi
+
+
+def _inside_number(s: str, i: int) -> bool:
+    return 0 < i < len(s) - 1 and s[i] == "," and s[i - 1].isdigit() and s[i + 1].isdigit()
+
+
+# ---------------------------------------------------------------- context
+
+
+@dataclass(slots=True)
+class Doc:
+    text: str
+    low: str
+    sents: list[Sentence]
+    starts: list[int]
+    mentions: tuple[Mention, ...]
+    mention_starts: list[int]
+    published: datetime | None
+    default_quarter: str | None  # the one quarter a results story is about, when it names exactly one
+    max_year: int | None
+
+    def sent_index(self, pos: int) -> int:
+        return max(0, bisect.bisect_right(self.starts, pos) - 1)
+
+    def mentions_in(self, start: int, end: int) -> list[Mention]:
+        lo = bisect.bisect_left(self.mention_starts, start)
+        hi = bisect.bisect_left(self.mention_starts, end)
+        return list(self.mentions[lo:hi])
+
+
+def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None) -> Doc:
+    sents = segment(text, low)
+    quarters: set[str] = set()
+    for q in _QUARTER_WITH_YEAR.finditer(low):
+        m = _PERIOD.match(low, q.start())
+        p = _period_of(m, published, None) if m else None
+        if p and "-Q" in p:
+            quarters.add(p)
+    years = [int(y) for y in _YEAR.findall(low)]
+    dq = next(iter(quarters)) if len(quarters) == 1 else None
+    return Doc(text, low, sents, [s.start for s in sents], mentions, [m.start for m in mentions], published, dq,
+               max(years) if years else None)
+
+
+# ---------------------------------------------------------------- role
+
+
+Cues = dict[str, list[tuple[int, int]]]
+
+
+def cues_of(sent: Sentence, roles: tuple[str, ...]) -> Cues:
+    """Every role cue in a sentence, found once for all its figures."""
+    return {role: [(m.start(), m.end()) for m in hits(_ROLE_RX[role], sent.low)] for role in roles}
+
+
+def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None = None) -> tuple[str, int] | None:
+    """The role concept whose cue is nearest the figure in its sentence, and the cue's offset; None if none.
+
+    A cue across a comma costs more (it governs its own clause); a cue with another figure of the same
+    sort between it and this one is that figure's; a cue just before the next figure introduces it."""
+    rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
+    allowed = _COUNT_ROLES if a.unit == "count" else ("stake",) if a.unit == "percent" else _MONEY_ROLES
+    if cues is None:
+        cues = cues_of(sent, allowed)
+    best: tuple[int, int, str, int] | None = None
+    for role in allowed:
+        for cs, ce in cues.get(role, ()):
+            if ce <= rs:
+                dist, lo, hi = rs - ce, ce, rs
+            elif cs >= re_:
+                if any(0 <= o.start - sent.start - ce <= CUE_INTRODUCES and o.is_money == a.is_money
+                       and (o.is_money or o.unit == a.unit) for o in others if o is not a):
+                    continue
+                dist, lo, hi = cs - re_, re_, cs
+            else:
+                dist, lo, hi = 0, rs, rs
+            if any(lo <= o.start - sent.start < hi and (o.unit == a.unit or (o.is_money and a.is_money))
+                   for o in others if o is not a):
+                continue
+            score = dist + _PENALTY.get(role, 0)
+            if _BARRIER.search(sent.low, lo, hi):
+                score += CUE_BARRIER_PENALTY
+            if best is None or (score, -(ce - cs)) < best[:2]:
+                best = (score, -(ce - cs), role, cs)  # on a tie the longer cue ("daily active users") wins
+    if best is None:
+        return None
+    return best[2], best[3]
+
+
+def basis_of(kind: str, role: str, clause_low: str, period: str | None, status: str) -> str | None:
+    """What the figure measures within its kind, from the words of its clause (then its period)."""
+    implied = ROLES[role][1]
+    for name, rx in _BASIS_RX.get(kind, []):
+        if first(rx, clause_low) is not None:
+            if kind != "revenue" or implied is None or name == implied:
+                implied = implied or name
+                break
+    if kind == "revenue":
+        if status == "guidance":
+            return "guidance"
+        if implied:
+            return implied
+        if period and "-q" in period.lower():
+            return "quarterly"
+        if period and re.fullmatch(r"\d{4}", period):
+            return "annual"
+        if period and re.fullmatch(r"\d{4}-\d\d", period):
+            return "monthly"
+        return None
+    if kind == "users":
+        return implied or "cumulative"
+    if kind == "valuation":
+        return implied or "private"
+    if kind == "round_size":
+        return implied or "round"
+    return implied
+
+
+# ---------------------------------------------------------------- not-facts
+
+
+def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None) -> str | None:
+    """Why this candidate is not a fact, or None when it is one."""
+    rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
+    low = sent.low
+    before, after = low[max(0, rs - 60):rs], low[re_:re_ + 40]
+    if first(_TARGET_PRICE, low[max(0, rs - 40):rs]) is not None:
+        return "a target price"
+    if first(_CHANGE_BEFORE, before) is not None or _CHANGE_AFTER.search(after):
+        return "a change, not a level"
+    if first(_COMPARATIVE_BEFORE, before) is not None or _COMPARATIVE_AFTER.search(after):
+        return "a prior-period comparative"
+    if _PRICE_AFTER.search(after):
+        return "a membership price tier"
+    if a.unit == "count" and _SPEC_AFTER.search(after):
+        return "a spec"
+    lo = clause[0]
+    window = low[min(lo, max(0, rs - 40)):rs]
+    if first(_ANALYST_NEAR, window) is not None:
+        return "an analyst estimate"
+    if first(_ANALYST, low) is not None and first(_REPORTED_SPEECH, low) is None:
+        return "an analyst estimate"
+    if a.unit == "percent" and (first(_ALLOCATION, low) is not None or "|" in sent.text):
+        return "an allocation"
+    # a rival named closer to the figure than either watched company
+    head = low[lo:rs]
+    rival = None
+    for m in hits(_RIVALS, head):
+        rival = m.end()
+    if rival is not None:
+        watched = [m.end() for m in hits(_KLING_NAMES, head)] + [m.end() for m in hits(_KUAISHOU_NAMES, head)]
+        if not watched or max(watched) < rival:
+            return "a rival's figure"
+    if cue is not None and first(_RIVAL_CUE, low[max(0, min(cue, rs) - 30):min(cue, rs)]) is not None:
+        return "a rival's figure"
+    return None
+
+
+def hedged(sent: Sentence, clause: tuple[int, int]) -> bool:
+    """A hypothetical frame for the whole sentence, or a hedge inside the figure's clause (reported speech
+    - 'told Reuters the company would seek' - is not a hedge)."""
+    if first(_HEDGE_FRAME, sent.low) is not None:
+        return True
+    c = sent.low[clause[0]:clause[1]]
+    if first(_HEDGE, c) is None and _MAY.search(sent.text, clause[0], clause[1]) is None:
+        return False
+    return first(_REPORTED_SPEECH, sent.low[:clause[1]]) is None
+
+
+# ---------------------------------------------------------------- subject
+
+
+def subject_of(kind: str, role: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc: Doc,
+               si: int, round_subject: str | None) -> str | None:
+    """Whose figure it is: group-wide metrics are Kuaishou's; words that point back at the unit are Kling's;
+    else the watched company named nearest before the figure in its clause, the sentence's subject, the
+    subject carried from the sentences before."""
+    rs = a.start - sent.start
+    lo, hi = clause
+    clause_low = sent.low[lo:hi]
+    ms = doc.mentions_in(sent.start, sent.end)
+    in_clause_before = [m for m in ms if sent.start + lo <= m.start < a.start]
+    if first(_KLING_REFS, sent.low[max(0, lo - 40):hi]) is not None and not (
+            in_clause_before and in_clause_before[-1].entity == "Kuaishou" and role in ("users_dau",)):
+        if not any(m.entity == "Kling" for m in ms) or role not in ("round_ipo", "valuation_market_cap", "users_dau"):
+            return "Kling"
+    if kind in ("round_size", "valuation", "stake", "investment") and role not in (
+            "round_ipo", "valuation_market_cap") and any(m.entity == "Kling" for m in ms):
+        return "Kling"  # "Kuaishou filed a $3 billion round for Kling AI"
+    group_metric = role in ("round_ipo", "valuation_market_cap", "users_dau") or first(_GROUP_METRIC, clause_low)
+    if group_metric and not (in_clause_before and in_clause_before[-1].entity == "Kling"
+                             and role not in ("round_ipo", "valuation_market_cap")):
+        return "Kuaishou"
+    if in_clause_before:
+        return in_clause_before[-1].entity
+    if kind in ("round_size", "valuation", "stake", "investment"):
+        ents = {m.entity for m in ms}
+        if "Kling" in ents:
+            return "Kling"
+        if ms:
+            return ms[0].entity
+        if round_subject is not None:
+            return round_subject
+    before = [m for m in ms if m.start < a.start]
+    if before:
+        return before[0].entity  # the sentence's subject ("Kling AI, Kuaishou's video unit, raised ...")
+    if ms:
+        return ms[0].entity
+    if first(_GROUP_REFS, sent.low[:rs]) is not None and doc.mentions:
+        return "Kuaishou" if any(m.entity == "Kuaishou" for m in doc.mentions) else doc.mentions[0].entity
+    for j in range(si - 1, -1, -1):  # the subject carried from the sentences before
+        prev = doc.sents[j]
+        pm = doc.mentions_in(prev.start, prev.end)
+        if pm:
+            return pm[0].entity
+    if doc.mentions:
+        return doc.mentions[0].entity
+    return None
+
+
+# ---------------------------------------------------------------- period
+
+
+def _year(s: str | None, published: datetime | None) -> int | None:
+    if not s:
+        return None
+    if len(s) == 2:
+        return 2000 + int(s)
+    return int(s)
+
+
+def _bare_quarter(n: int, published: datetime | None, default: str | None) -> str:
+    """A quarter named without its year: the story's quarter if it names one, else the latest such quarter
+    ended by the publication date (earnings coverage names the quarter just reported)."""
+    if default and default.endswith(f"Q{n}"):
+        return default
+    if published is None:
+        if default:
+            return f"{default[:4]}-Q{n}"
+        return f"Q{n}"
+    year = published.year
+    end_month = 3 * n
+    if (published.month, published.day) <= (end_month, 31 if end_month in (3, 12) else 30):
+        year -= 1
+    return f"{year}-Q{n}"
+
+
+def _period_of(m: re.Match[str], published: datetime | None, default: str | None) -> str | None:
+    g = m.groupdict()
+    if g["q1"]:
+        return f"{g['qy1']}-Q{g['q1']}"
+    if g["fyq_q"]:
+        return f"20{g['fyq_y']}-Q{g['fyq_q']}"
+    if g["q2"] or g["q3"]:
+        return f"{_year(g['qy2'], published)}-Q{g['q2'] or g['q3']}"
+    if g["hh"]:
+        return f"{g['hy']}-{g['hh'].upper()}"
+    if g["ordq"] or g["ordq2"]:
+        n = _ORD.get(g["ordq"] or g["ordq2"])
+        if not isinstance(n, int) or not 1 <= n <= 4:
+            return None
+        y = g["oqy"] or g["oqy2"]
+        return f"{y}-Q{n}" if y else _bare_quarter(n, published, default)
+    if g["half"] or g["half2"]:
+        h = g["half"] or g["half2"]
+        n = 1 if first(_H1, h) is not None else 2
+        y = g["hy2"] or g["hy3"] or (str(published.year) if published else None)
+        return f"{y}-H{n}" if y else None
+    if g["mq"]:
+        end = int(g["mq2"])
+        if end in (3, 6, 9, 12):
+            q = end // 3
+            return _bare_quarter(q, published, default)
+        return None
+    if g["my"]:
+        return f"{g['my']}-{int(g['mm']):02d}"
+    if g["mon"]:
+        mon = _MONTHS.get(g["mon"])
+        if not isinstance(mon, int):
+            return None
+        y = g["mony"]
+        if not y and published is not None:
+            y = str(published.year if mon <= published.month else published.year - 1)
+        return f"{y}-{mon:02d}" if y else None
+    if g["fy"]:
+        return str(_year(g["fy"], published))
+    if g["cy"]:
+        return g["cy"]
+    if g["y"]:
+        return g["y"]
+    return None
+
+
+def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc: Doc) -> str | None:
+    """The period nearest the figure in its clause, else in its sentence; 'as-of' for a running total at a date."""
+    rs = a.start - sent.start
+    best: tuple[int, str, int] | None = None
+    for m in _PERIOD.finditer(sent.low):
+        if m.start() <= rs < m.end() or (a.start - sent.start <= m.start() < (a.conv_end or a.end) - sent.start):
+            continue  # the figure itself
+        p = _period_of(m, doc.published, doc.default_quarter)
+        if p is None or not re.match(r"\d{4}", p):
+            continue
+        inside = clause[0] <= m.start() < clause[1]
+        d = abs(m.start() - rs) + (0 if inside else 200) + (0 if m.start() < rs else 20)
+        if best is None or d < best[0]:
+            best = (d, p, m.start())
+    period = best[1] if best else None
+    if period is None and first(_THIS_QUARTER, sent.low) is not None and doc.default_quarter:
+        period = doc.default_quarter
+    if period is None and kind in ("revenue", "users") and doc.default_quarter and first(
+            _FULL_YEAR, sent.low) is None:
+        period = doc.default_quarter
+    if period and best and re.fullmatch(r"\d{4}-\d\d", period):
+        if first(_ASOF, sent.low[max(0, best[2] - 12):best[2] + 1]) is not None:
+            period = f"as-of {period}"
+    return period
+
+
+# ---------------------------------------------------------------- status
+
+
+def status_of(kind: str, sent: Sentence, clause: tuple[int, int], period: str | None, doc: Doc) -> str:
+    low = sent.low
+    if kind in ("round_size", "valuation") and first(_PLANNED, low) is not None:
+        return "planned"
+    if first(_GUIDANCE, low) is not None and kind in ("revenue", "capex", "users"):
+        return "guidance"
+    y = re.match(r"(?:as-of )?(\d{4})", period or "")
+    if y and kind in ("round_size", "valuation", "investment", "users", "revenue"):
+        year = int(y.group(1))
+        if doc.published is not None:
+            if year <= doc.published.year - 1 and (doc.published.year - year >= 2 or kind in (
+                    "round_size", "valuation", "investment")):
+                return "historical"
+        elif doc.max_year is not None and year <= doc.max_year - 3:
+            return "historical"
+    return "reported"
+
+
+def stage_of(sent: Sentence) -> str | None:
+    """The round's stage a sentence states (closed, signed, filed, committed), or 'reported' when attributed."""
+    if first(_ATTRIBUTED, sent.low) is not None:
+        return "reported"
+    for name, rx in _STAGES:
+        if first(rx, sent.low) is not None:
+            return name
+    return None
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def _counted(a: Amount, sent: Sentence) -> str | None:
+    """A bare count is a candidate only with a user or video noun beside it."""
+    re_ = (a.conv_end or a.end) - sent.start
+    after = sent.low[re_:re_ + 30]
+    if _VIDEO_NOUN_AFTER.search(after):
+        return "videos"
+    if _USER_NOUN_AFTER.search(after):
+        return "users"
+    return None
+
+
+def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None
+               ) -> tuple[list[Fact], list[Dropped]]:
+    """Every fact in the text, and every candidate figure dropped with its reason."""
+    scan = text.translate(FULLWIDTH) if _FULLWIDTH_DIGIT.search(text) else text
+    amounts = scan_amounts(scan)
+    if not amounts:
+        return [], []
+    doc = _doc(text, low, mentions, published)
+    by_sent: dict[int, list[Amount]] = {}
+    for a in amounts:
+        by_sent.setdefault(doc.sent_index(a.start), []).append(a)
+    facts: list[Fact] = []
+    dropped: list[Dropped] = []
+    round_subject: str | None = None
+
+    def drop(a: Amount, sent: Sentence, reason: str) -> None:
+        dropped.append(Dropped(value=a.value, unit=a.unit, reason=reason, quote=sent.text.strip(), start=a.start,
+                               end=a.end))
+
+    for si, group in by_sent.items():
+        sent = doc.sents[si]
+        cues = cues_of(sent, _ALL_ROLES)
+        for a in group:
+            rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
+            if a.unit == "count" and (a.value < 1000 and not a.scaled):
+                continue  # small bare numbers: days, ranks, versions (never reported)
+            if a.unit == "count" and not a.scaled and 1900 <= a.value <= 2100:
+                continue  # a year
+            clause = clause_span(sent, rs, re_)
+            found = role_of(a, sent, group, cues)
+            noun = _counted(a, sent) if a.unit == "count" else None
+            if noun is not None and (found is None or not found[0].startswith(noun)):
+                found = (noun, rs) if found is None or ROLES[found[0]][0] is not None else found
+            if found is None:
+                if a.unit == "count":
+                    continue
+                if a.unit == "percent":
+                    continue
+                role, cue = "other", None
+            else:
+                role, cue = found
+            if a.unit == "count" and role not in ("untracked", "spec") and noun is None:
+                # a count needs its noun beside it or a cue right before it ("DAU of 408 million")
+                if cue is None or not (0 <= rs - cue <= 40 or 0 <= cue - re_ <= 12):
+                    continue
+            kind, reason = ROLES.get(role, ("other", None))
+            if kind is None:
+                drop(a, sent, reason or "not tracked")
+                continue
+            why = not_fact(a, sent, clause, cue)
+            if why is not None:
+                drop(a, sent, why)
+                continue
+            if hedged(sent, clause):
+                drop(a, sent, "hedged (could, may, if, whether)")
+                continue
+            if kind == "investment" and not _external_actor(sent, rs):
+                kind = "round_size" if first(_ROLE_RX["round"], sent.low) is not None else "other"
+            subject = subject_of(kind, role, a, sent, clause, doc, si, round_subject)
+            if subject is None:
+                continue
+            if kind in ("round_size", "valuation"):
+                round_subject = subject
+            period = period_of(kind, a, sent, clause, doc)
+            status = status_of(kind, sent, clause, period, doc)
+            if kind in ("round_size", "valuation", "investment") and period and not re.search(r"\d{4}-\d\d|^\d{4}$",
+                                                                                              period.replace("as-of ", "")):
+                period = None
+            facts.append(Fact(
+                kind=kind, subject=subject, value=a.value, unit=a.unit, value_usd=a.value_usd,
+                qualifier=a.qualifier, range_high=a.range_high, period=period,
+                basis=basis_of(kind, role, sent.low[clause[0]:clause[1]], period, status) if kind in _BASIS_RX or
+                kind == "revenue" else None,
+                status=status, stage=stage_of(sent), quote=sent.text.strip(), start=a.start, end=a.end,
+                alt_value=a.alt_value, alt_unit=a.alt_unit,
+            ))
+    return dedupe(facts), dropped
+
+
+_CAP_NAME = re.compile(r"\b[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*")
+
+
+def _external_actor(sent: Sentence, rs: int) -> bool:
+    """'Tencent invested $500 million': a company other than the watched ones acts before the figure."""
+    head = sent.text[:rs]
+    for m in _CAP_NAME.finditer(head):
+        w = m.group(0)
+        if first(_KLING_NAMES, w.lower()) or first(_KUAISHOU_NAMES, w.lower()) or first(_GROUP_REFS, w.lower()):
+            continue
+        if m.start() == 0 and w.split()[0] in ("The", "A", "An", "Its", "It"):
+            continue
+        return True
+    return bool(re.search(r"腾讯|騰訊|阿里|百度|[A-Z]{2,}", head)) and "Kling" not in head[:2]
+
+
+def dedupe(facts: list[Fact]) -> list[Fact]:
+    """One fact per claim; an unclassified repeat of a classified figure ('the three billion dollars') goes."""
+    classified = {(f.unit, round(f.value, 2)) for f in facts if f.kind != "other"}
+    seen: dict[tuple[object, ...], int] = {}
+    out: list[Fact] = []
+    for f in facts:
+        if f.kind == "other" and ((f.unit, round(f.value, 2)) in classified or (f.value_usd or f.value) < 1e6):
+            continue
+        key = (f.kind, f.subject, f.unit, round(f.value, 2), f.range_high, f.qualifier, f.period)
+        if key in seen:
+            first_fact = out[seen[key]]
+            if first_fact.value_usd is None and f.value_usd is not None:
+                out[seen[key]] = replace(first_fact, value_usd=f.value_usd, alt_value=f.alt_value, alt_unit=f.alt_unit)
+            continue
+        seen[key] = len(out)
+        out.append(f)
+    return out
