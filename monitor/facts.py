@@ -107,6 +107,17 @@ _ASOF = _rx("as_of")
 _FULL_YEAR = _rx("basis_annual")
 _THIS_QUARTER = _rx("this_quarter")
 _ATTRIBUTED = _rx("attribution")
+_SEGMENT = _rx("segment")
+_BASIS_IPO = _rx("round_ipo", "basis_ipo")
+_BASIS_PRE_IPO = _rx("basis_pre_ipo")
+_MARKET_CONTEXT = _rx("basis_market_context")
+_UNTRACKED_NOUN_AFTER = _rx("untracked_noun_after")
+_VAGUE_BEFORE = _rx("vague_before")
+_PERIOD_WORD = _rx("period_word")
+_RELATIVE_YEAR = [(-1, _rx("last_year")), (0, _rx("this_year"))]
+_COMPARISON_PERIOD = _rx("comparison_period")
+_SINCE_AFTER = _rx("since_after")
+_LIST_REASONS = frozenset({"an analyst estimate", "a prior-period comparative", "a target price"})
 _STAGES = [(name, _rx(f"stage_{name}")) for name in ("closed", "signed", "filed", "committed")]
 _MAY = re.compile(r"\bmay\b")  # lower-case only: "May 2025" is a month, "may become" a hedge
 
@@ -130,6 +141,9 @@ _PERIOD = re.compile(
     rf"|(?P<half>{_H_WORD})(?:\s+(?:of\s+|de\s+|del\s+|du\s+)?(?P<hy2>{_Y}))?"
     rf"|(?P<hy3>{_Y})\s*年?\s*(?P<half2>{_H_WORD})"
     rf"|(?P<mq>[1-4]|[4710]|1[0-2]|[7-9])\s*[〜~～-]\s*(?P<mq2>\d{{1,2}})\s*月期"  # 7〜9月期
+    rf"|(?:three|3)[- ]months?\s+(?:and\s+\w+\s+months?\s+)?(?:ended|ending|to)\s+(?P<tm>march|june|september|december)"
+    rf"\s+3[01](?:,?\s+(?P<tmy>{_Y}))?"
+    rf"|(?P<jy>{_Y})年[^。]{{0,14}}?第(?P<jq>[1-4])四半期"
     rf"|(?P<my>{_Y})\s*年\s*(?P<mm>1[0-2]|0?[1-9])\s*月(?![〜~～-])"
     rf"|(?P<mon>{_MONTH_ALT})(?:\s+(?:\d{{1,2}},?\s+)?(?:de\s+|of\s+)?(?P<mony>{_Y}))?"
     rf"|\b(?:fy|fiscal\s+(?:year\s+)?)\s?(?P<fy>{_Y}|\d\d)\b"
@@ -139,6 +153,7 @@ _PERIOD = re.compile(
 
 _CLAUSE_BREAK = re.compile(r"[,;:—–()（），；：、|│]\s?|\s-\s")
 _BARRIER = re.compile(r"[,;，；、：:()（）]")
+_AFTER_BARRIER = re.compile(r"\band\b|\bwhile\b|\bwith\b|[、和及与與]")  # "RMB35.0bn and adjusted net profit ..."
 # Every alternative starts with one of a few characters, so `re` skips ahead (6x faster than "\s*…|...").
 _BOUNDARY = re.compile(
     r"[\n.!?。！？；;…→·\[ ](?:(?<=\n)\n*|(?<=[.!?])[.!?]*[\"”’)\]]*[ \t]+|(?<=[。！？；;])[。！？；;]*[\"”’」）)]*\s*"
@@ -147,7 +162,9 @@ _BOUNDARY = re.compile(
 # then read with _PERIOD.
 _QUARTER_WITH_YEAR = re.compile(
     r"(?:q[1-4]|[1-4]q)\s*'?(?:20)?\d\d(?!\d)|20\d\d\s*[-/]?\s*q[1-4]|fy\d\dq[1-4]"
-    r"|20\d\d\s*年?\s*(?:度|の)?\s*第?[一二三四1-4]\s*(?:季度|季|四半期)|(?:first|second|third|fourth)\s+quarter\s+(?:of\s+)?20\d\d")
+    r"|20\d\d\s*年?\s*(?:度|の)?\s*第?[一二三四1-4]\s*(?:季度|季|四半期)|(?:first|second|third|fourth)\s+quarter\s+(?:of\s+)?20\d\d"
+    r"|(?:three|3)[- ]months?\s+(?:and\s+\w+\s+months?\s+)?(?:ended|ending)\s+\w+\s+3[01],?\s+20\d\d"
+    r"|\d{1,2}\s*[〜~～-]\s*\d{1,2}\s*月期|20\d\d年[^。]{0,14}?第[1-4]四半期")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _FULLWIDTH_DIGIT = re.compile(r"[０-９]")
 _ABBREV = frozenset(
@@ -269,7 +286,7 @@ def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None =
             if ce <= rs:
                 dist, lo, hi = rs - ce, ce, rs
             elif cs >= re_:
-                if any(0 <= o.start - sent.start - ce <= CUE_INTRODUCES and o.is_money == a.is_money
+                if cs - re_ > 1 and any(0 <= o.start - sent.start - ce <= CUE_INTRODUCES and o.is_money == a.is_money
                        and (o.is_money or o.unit == a.unit) for o in others if o is not a):
                     continue
                 dist, lo, hi = cs - re_, re_, cs
@@ -279,7 +296,7 @@ def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None =
                    for o in others if o is not a):
                 continue
             score = dist + _PENALTY.get(role, 0)
-            if _BARRIER.search(sent.low, lo, hi):
+            if _BARRIER.search(sent.low, lo, hi) or (cs >= re_ and _AFTER_BARRIER.search(sent.low, lo, hi)):
                 score += CUE_BARRIER_PENALTY
             if best is None or (score, -(ce - cs)) < best[:2]:
                 best = (score, -(ce - cs), role, cs)  # on a tie the longer cue ("daily active users") wins
@@ -288,10 +305,15 @@ def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None =
     return best[2], best[3]
 
 
-def basis_of(kind: str, role: str, clause_low: str, period: str | None, status: str) -> str | None:
-    """What the figure measures within its kind, from the words of its clause (then its period)."""
+def basis_of(kind: str, role: str, sent: Sentence, clause: tuple[int, int], period: str | None,
+             status: str) -> str | None:
+    """What the figure measures within its kind, from the words of its clause (then its sentence, its period)."""
+    clause_low = sent.low[clause[0]:clause[1]]
     implied = ROLES[role][1]
+    quarterly = bool(period and "-Q" in period)
     for name, rx in _BASIS_RX.get(kind, []):
+        if name == "annual" and quarterly:
+            continue
         if first(rx, clause_low) is not None:
             if kind != "revenue" or implied is None or name == implied:
                 implied = implied or name
@@ -301,7 +323,7 @@ def basis_of(kind: str, role: str, clause_low: str, period: str | None, status: 
             return "guidance"
         if implied:
             return implied
-        if period and "-q" in period.lower():
+        if quarterly:
             return "quarterly"
         if period and re.fullmatch(r"\d{4}", period):
             return "annual"
@@ -311,8 +333,18 @@ def basis_of(kind: str, role: str, clause_low: str, period: str | None, status: 
     if kind == "users":
         return implied or "cumulative"
     if kind == "valuation":
+        if implied == "market_cap" and status == "planned":
+            return "implied"
+        if implied is None and first(_MARKET_CONTEXT, sent.low) is not None:
+            return "market_cap"  # "shares tripled, propelling the valuation to $160bn"
+        if implied is None and status == "planned" and first(_BASIS_IPO, sent.low) is not None:
+            return "implied"
         return implied or "private"
     if kind == "round_size":
+        if implied in (None, "ipo") and first(_BASIS_PRE_IPO, sent.low) is not None:
+            return "round"
+        if implied is None and first(_BASIS_IPO, sent.low) is not None:
+            return "ipo"
         return implied or "round"
     return implied
 
@@ -320,7 +352,13 @@ def basis_of(kind: str, role: str, clause_low: str, period: str | None, status: 
 # ---------------------------------------------------------------- not-facts
 
 
-def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None) -> str | None:
+def _comparative(a: Amount, sent: Sentence) -> bool:
+    rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
+    return first(_COMPARATIVE_BEFORE, sent.low[max(0, rs - 60):rs]) is not None or _COMPARATIVE_AFTER.search(
+        sent.low[re_:re_ + 40]) is not None
+
+
+def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None, kind: str) -> str | None:
     """Why this candidate is not a fact, or None when it is one."""
     rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
     low = sent.low
@@ -329,22 +367,24 @@ def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None
         return "a target price"
     if first(_CHANGE_BEFORE, before) is not None or _CHANGE_AFTER.search(after):
         return "a change, not a level"
-    if first(_COMPARATIVE_BEFORE, before) is not None or _COMPARATIVE_AFTER.search(after):
+    if _comparative(a, sent):
         return "a prior-period comparative"
     if _PRICE_AFTER.search(after):
         return "a membership price tier"
     if a.unit == "count" and _SPEC_AFTER.search(after):
         return "a spec"
     lo = clause[0]
-    window = low[min(lo, max(0, rs - 40)):rs]
-    if first(_ANALYST_NEAR, window) is not None:
+    if first(_ANALYST_NEAR, low[min(lo, max(0, rs - 40)):rs]) is not None:
         return "an analyst estimate"
-    if first(_ANALYST, low) is not None and first(_REPORTED_SPEECH, low) is None:
+    if first(_ANALYST, low[:rs]) is not None and first(_REPORTED_SPEECH, low) is None:
         return "an analyst estimate"
     if a.unit == "percent" and (first(_ALLOCATION, low) is not None or "|" in sent.text):
         return "an allocation"
-    # a rival named closer to the figure than either watched company
-    head = low[lo:rs]
+    if kind == "revenue" and first(_SEGMENT, low[max(0, rs - 80):rs]) is not None and first(
+            _GROUP_METRIC, low[max(0, rs - 30):rs]) is None:
+        return "a segment's figure, not the group's"
+    # a rival named closer to the figure than either watched company, or right after it ("600 million of Douyin")
+    head = low[max(0, rs - 120):rs]
     rival = None
     for m in hits(_RIVALS, head):
         rival = m.end()
@@ -352,6 +392,8 @@ def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None
         watched = [m.end() for m in hits(_KLING_NAMES, head)] + [m.end() for m in hits(_KUAISHOU_NAMES, head)]
         if not watched or max(watched) < rival:
             return "a rival's figure"
+    if first(_RIVALS, low[re_:re_ + 14]) is not None:
+        return "a rival's figure"
     if cue is not None and first(_RIVAL_CUE, low[max(0, min(cue, rs) - 30):min(cue, rs)]) is not None:
         return "a rival's figure"
     return None
@@ -404,19 +446,35 @@ def subject_of(kind: str, role: str, a: Amount, sent: Sentence, clause: tuple[in
             return round_subject
     before = [m for m in ms if m.start < a.start]
     if before:
-        return before[0].entity  # the sentence's subject ("Kling AI, Kuaishou's video unit, raised ...")
+        return _head(before, doc.text)  # the sentence's subject ("Kling AI, Kuaishou's video unit, raised ...")
     if ms:
-        return ms[0].entity
+        return _head(ms, doc.text)
     if first(_GROUP_REFS, sent.low[:rs]) is not None and doc.mentions:
         return "Kuaishou" if any(m.entity == "Kuaishou" for m in doc.mentions) else doc.mentions[0].entity
     for j in range(si - 1, -1, -1):  # the subject carried from the sentences before
         prev = doc.sents[j]
         pm = doc.mentions_in(prev.start, prev.end)
         if pm:
-            return pm[0].entity
+            return _head(pm, doc.text)
     if doc.mentions:
         return doc.mentions[0].entity
     return None
+
+
+_NAME_JOIN = re.compile(r"\s*(?:['’]s)?\s*")
+_CJK_JOIN = re.compile(r"[^\s,.;:!?，。；：！？、()（）]{0,12}")
+
+
+def _head(ms: list[Mention], text: str) -> str:
+    """The subject a run of names points at: "Kuaishou's Kling AI", "Kuaishou Keling AI" and
+    "快手自研视频大模型「可灵」" name the unit, the parent only qualifying it."""
+    m0 = ms[0]
+    for m1 in ms[1:2]:
+        gap = text[m0.end:m1.start]
+        if m1.entity != m0.entity and (_NAME_JOIN.fullmatch(gap) or (
+                not m0.alias.isascii() and _CJK_JOIN.fullmatch(gap.replace("「", "").replace("“", "")))):
+            return m1.entity
+    return m0.entity
 
 
 # ---------------------------------------------------------------- period
@@ -473,6 +531,11 @@ def _period_of(m: re.Match[str], published: datetime | None, default: str | None
             q = end // 3
             return _bare_quarter(q, published, default)
         return None
+    if g["jq"]:
+        return f"{g['jy']}-Q{g['jq']}"
+    if g["tm"]:
+        q = ["march", "june", "september", "december"].index(g["tm"]) + 1
+        return f"{g['tmy']}-Q{q}" if g["tmy"] else _bare_quarter(q, published, default)
     if g["my"]:
         return f"{g['my']}-{int(g['mm']):02d}"
     if g["mon"]:
@@ -492,26 +555,53 @@ def _period_of(m: re.Match[str], published: datetime | None, default: str | None
     return None
 
 
-def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc: Doc) -> str | None:
-    """The period nearest the figure in its clause, else in its sentence; 'as-of' for a running total at a date."""
-    rs = a.start - sent.start
+def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc: Doc, si: int,
+              group: list[Amount] | None = None) -> str | None:
+    """The period nearest the figure in its clause, else one before it in its sentence (a period after it in
+    another clause is usually a comparison: "..., 较一季度增长67%"), else the story's quarter; 'as-of' marks a
+    date the text counts up to ("by December 2025", "截至2025年2月")."""
+    rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
     best: tuple[int, str, int] | None = None
+    spans = [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group or [a]
+             if o is a or o.scaled or o.unit != "count"]  # bare numbers may be the years themselves
     for m in _PERIOD.finditer(sent.low):
-        if m.start() <= rs < m.end() or (a.start - sent.start <= m.start() < (a.conv_end or a.end) - sent.start):
-            continue  # the figure itself
+        if any(m.start() < e and m.end() > s for s, e in spans):
+            continue  # a figure, not a date ("2000万美元")
+        if m.start() > re_ and any(re_ <= s < m.start() for s, _ in spans):
+            continue  # beyond another figure: that one's period ("..., from RMB27.7 billion for 2023")
+        if first(_COMPARISON_PERIOD, sent.low[max(0, m.start() - 20):m.start()]) is not None or first(
+                _SINCE_AFTER, sent.low[m.end():m.end() + 8]) is not None:
+            continue  # "the same period of 2023", "2024年半ばのリリース以来": not the figure's period
+        paren_year = re.fullmatch(r"\s*[(（]", sent.low[re_:m.start()]) is not None
+        inside = clause[0] <= m.start() < clause[1] or paren_year  # "US$ 220 bilhões (2021)"
+        if not inside and m.start() > rs:
+            continue
         p = _period_of(m, doc.published, doc.default_quarter)
+        if p is not None and re.fullmatch(r"Q[1-4]", p) and doc.max_year:
+            p = f"{doc.max_year}-{p}"  # undated story: the latest year it names
         if p is None or not re.match(r"\d{4}", p):
             continue
-        inside = clause[0] <= m.start() < clause[1]
         d = abs(m.start() - rs) + (0 if inside else 200) + (0 if m.start() < rs else 20)
         if best is None or d < best[0]:
             best = (d, p, m.start())
     period = best[1] if best else None
+    if period is None and doc.published is not None:
+        for delta, rx in _RELATIVE_YEAR:
+            if first(rx, sent.low[clause[0]:clause[1]]) is not None:
+                period = str(doc.published.year + delta)
+                break
     if period is None and first(_THIS_QUARTER, sent.low) is not None and doc.default_quarter:
         period = doc.default_quarter
     if period is None and kind in ("revenue", "users") and doc.default_quarter and first(
             _FULL_YEAR, sent.low) is None:
         period = doc.default_quarter
+    if period is None and kind in ("round_size", "valuation", "investment") and si > 0:
+        prev = doc.sents[si - 1]  # "In 2015, ... . The B round valued it at ..."
+        opening = _PERIOD.match(prev.low.lstrip())
+        if opening is not None and (opening.group("cy") or opening.group("y")):
+            period = opening.group("cy") or opening.group("y")
+    if period and "-Q" in period and first(_FULL_YEAR, sent.low[clause[0]:clause[1]]) is not None:
+        period = period[:4]  # "在第三季度电话会上将全年收入预期上调至": the year
     if period and best and re.fullmatch(r"\d{4}-\d\d", period):
         if first(_ASOF, sent.low[max(0, best[2] - 12):best[2] + 1]) is not None:
             period = f"as-of {period}"
@@ -525,8 +615,11 @@ def status_of(kind: str, sent: Sentence, clause: tuple[int, int], period: str | 
     low = sent.low
     if kind in ("round_size", "valuation") and first(_PLANNED, low) is not None:
         return "planned"
-    if first(_GUIDANCE, low) is not None and kind in ("revenue", "capex", "users"):
-        return "guidance"
+    if kind in ("revenue", "capex", "users"):
+        if first(_GUIDANCE, low[clause[0]:clause[1]]) is not None:
+            return "guidance"
+        if re.fullmatch(r"\d{4}", period or "") and doc.published is not None and int(period or 0) > doc.published.year:
+            return "guidance"  # a year still to come: the company's outlook
     y = re.match(r"(?:as-of )?(\d{4})", period or "")
     if y and kind in ("round_size", "valuation", "investment", "users", "revenue"):
         year = int(y.group(1))
@@ -560,7 +653,31 @@ def _counted(a: Amount, sent: Sentence) -> str | None:
         return "videos"
     if _USER_NOUN_AFTER.search(after):
         return "users"
+    if _UNTRACKED_NOUN_AFTER.search(after):
+        return "untracked"  # "1.5亿张图片", "20,000 employees"
     return None
+
+
+def _extra_mentions(low: str, mentions: tuple[Mention, ...]) -> tuple[Mention, ...]:
+    """Names of the watched companies the watchlist does not list (クアイショウ, 콰이쇼우): for whose figure it is."""
+    taken = {m.start for m in mentions}
+    extra = [Mention(entity=entity, alias=m.group(0), start=m.start(), end=m.end())
+             for entity, rx in (("Kling", _KLING_NAMES), ("Kuaishou", _KUAISHOU_NAMES))
+             for m in hits(rx, low) if not low[m.start()].isascii() and m.start() not in taken]
+    return tuple(extra)
+
+
+def _default_currency(amounts: list[Amount]) -> str:
+    """The currency a story counts in: its most frequent one, else the renminbi Kuaishou reports in."""
+    seen: dict[str, int] = {}
+    for a in amounts:
+        if a.is_money:
+            seen[a.unit] = seen.get(a.unit, 0) + 1
+    return max(seen, key=lambda u: seen[u]) if seen else "CNY"
+
+
+_LIST_GAP = re.compile(r"^\s*(?:[,，、/;；]|\band\b|和|及|与|與|\s)*\s*$")
+_MONEY_KINDS = frozenset({"revenue", "capex", "valuation", "round_size", "investment"})
 
 
 def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None
@@ -570,7 +687,9 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
     amounts = scan_amounts(scan)
     if not amounts:
         return [], []
-    doc = _doc(text, low, mentions, published)
+    extra = _extra_mentions(low, mentions)
+    doc = _doc(text, low, tuple(sorted(mentions + extra, key=lambda m: m.start)) if extra else mentions, published)
+    currency = _default_currency(amounts)
     by_sent: dict[int, list[Amount]] = {}
     for a in amounts:
         by_sent.setdefault(doc.sent_index(a.start), []).append(a)
@@ -585,36 +704,61 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
     for si, group in by_sent.items():
         sent = doc.sents[si]
         cues = cues_of(sent, _ALL_ROLES)
+        # a prior-period figure ("from $100 million to ...") does not stand between a cue and the new figure
+        blockers = [o for o in group if not _comparative(o, sent)]
+        last: tuple[Amount, str | None, str | None] | None = None  # previous figure, its role, its drop reason
         for a in group:
             rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
+            prev, last = last, (a, None, None)
             if a.unit == "count" and (a.value < 1000 and not a.scaled):
                 continue  # small bare numbers: days, ranks, versions (never reported)
             if a.unit == "count" and not a.scaled and 1900 <= a.value <= 2100:
                 continue  # a year
+            if a.unit == "count" and _VAGUE_BEFORE.search(sent.low, max(0, rs - 2), rs):
+                continue  # "数千家", "几万": a vague amount
             clause = clause_span(sent, rs, re_)
-            found = role_of(a, sent, group, cues)
+            found = role_of(a, sent, blockers, cues)
             noun = _counted(a, sent) if a.unit == "count" else None
+            if noun == "untracked":
+                drop(a, sent, ROLES["untracked"][1] or "not tracked")
+                continue
             if noun is not None and (found is None or not found[0].startswith(noun)):
-                found = (noun, rs) if found is None or ROLES[found[0]][0] is not None else found
+                found = (noun, rs)
+            in_list = prev is not None and _LIST_GAP.match(sent.low, (prev[0].conv_end or prev[0].end) - sent.start, rs)
+            if prev is not None and prev[2] is not None and in_list and prev[0].is_money == a.is_money:
+                drop(a, sent, prev[2])  # "forecasts for 2025-2027 of 142.7, 156.5 and 171 billion"
+                last = (a, None, prev[2])
+                continue
+            if a.unit == "count" and a.scaled and noun is None:
+                money = role_of(replace(a, unit=currency), sent, blockers, cues)
+                if money is not None and ROLES[money[0]][0] in _MONEY_KINDS and abs(money[1] - rs) <= 25:
+                    a = replace(a, unit=currency)  # "营收311亿", "revenue exceeded 300 million": the story's currency
+                    found = money
+            if found is None and prev is not None and prev[1] is not None and prev[0].is_money == a.is_money \
+                    and prev[0].unit == a.unit and first(_PERIOD_WORD, sent.low[clause[0]:clause[1]]) is not None:
+                found = (prev[1], rs)  # "Q1 revenue 150 million, Q2 over 250 million, Q3 over 300 million"
             if found is None:
-                if a.unit == "count":
-                    continue
-                if a.unit == "percent":
+                if a.unit in ("count", "percent"):
                     continue
                 role, cue = "other", None
             else:
                 role, cue = found
             if a.unit == "count" and role not in ("untracked", "spec") and noun is None:
                 # a count needs its noun beside it or a cue right before it ("DAU of 408 million")
-                if cue is None or not (0 <= rs - cue <= 40 or 0 <= cue - re_ <= 12):
+                if cue is None or not (0 <= rs - cue <= 60 or 0 <= cue - re_ <= 12):
                     continue
+            last = (a, role, None)
             kind, reason = ROLES.get(role, ("other", None))
             if kind is None:
                 drop(a, sent, reason or "not tracked")
+                last = (a, None, reason)
                 continue
-            why = not_fact(a, sent, clause, cue)
+            why = not_fact(a, sent, clause, cue, kind)
+            if why is None and a.is_money and not a.scaled and a.value < 1e5 and kind in _MONEY_KINDS:
+                why = "too small for a tracked figure (a share price or a unit price)"
             if why is not None:
                 drop(a, sent, why)
+                last = (a, None, why) if why in _LIST_REASONS else (a, None, None)
                 continue
             if hedged(sent, clause):
                 drop(a, sent, "hedged (could, may, if, whether)")
@@ -626,20 +770,38 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 continue
             if kind in ("round_size", "valuation"):
                 round_subject = subject
-            period = period_of(kind, a, sent, clause, doc)
+            period = period_of(kind, a, sent, clause, doc, si, group)
             status = status_of(kind, sent, clause, period, doc)
-            if kind in ("round_size", "valuation", "investment") and period and not re.search(r"\d{4}-\d\d|^\d{4}$",
-                                                                                              period.replace("as-of ", "")):
-                period = None
+            basis = basis_of(kind, role, sent, clause, period, status) if kind in _BASIS_RX or kind == "revenue" \
+                else None
+            period = _dated(kind, basis, status, period, doc)
             facts.append(Fact(
                 kind=kind, subject=subject, value=a.value, unit=a.unit, value_usd=a.value_usd,
-                qualifier=a.qualifier, range_high=a.range_high, period=period,
-                basis=basis_of(kind, role, sent.low[clause[0]:clause[1]], period, status) if kind in _BASIS_RX or
-                kind == "revenue" else None,
+                qualifier=a.qualifier, range_high=a.range_high, period=period, basis=basis,
                 status=status, stage=stage_of(sent), quote=sent.text.strip(), start=a.start, end=a.end,
                 alt_value=a.alt_value, alt_unit=a.alt_unit,
             ))
     return dedupe(facts), dropped
+
+
+def _dated(kind: str, basis: str | None, status: str, period: str | None, doc: Doc) -> str | None:
+    """The period in the dev set's forms: 'as-of' only for running totals; a round's period is a year or a
+    month; a market value or an IPO reported without a date is dated by the story."""
+    if period and period.startswith("as-of ") and not (
+            kind == "videos_generated" or basis in ("cumulative", "creators", "registered", "market_cap")):
+        period = period[6:]
+    if period and "-Q" in period and basis in ("monthly", "arr"):
+        period = None  # a month's revenue or a run rate is not the quarter's
+    if kind in ("round_size", "valuation", "investment") and period and "-Q" in period or (
+            kind in ("round_size", "valuation", "investment") and period and "-H" in period):
+        period = None
+    if period is None and status == "reported" and doc.published is not None:
+        month = f"{doc.published.year}-{doc.published.month:02d}"
+        if basis == "market_cap":
+            return f"as-of {month}"
+        if basis == "ipo":
+            return month
+    return period
 
 
 _CAP_NAME = re.compile(r"\b[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*")
