@@ -98,6 +98,7 @@ _USER_NOUN_AFTER = _rx("user_noun_after")
 _VIDEO_NOUN_AFTER = _rx("video_noun_after")
 _RIVALS = _rx("rivals")
 _RIVAL_CUE = _rx("rival_cue")
+_RIVAL_LINK = _rx("rival_link")
 _KLING_REFS = _rx("kling_refs")
 _GROUP_REFS = _rx("group_refs")
 _GROUP_METRIC = _rx("group_metric")
@@ -296,7 +297,9 @@ def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None =
                    for o in others if o is not a):
                 continue
             score = dist + _PENALTY.get(role, 0)
-            if _BARRIER.search(sent.low, lo, hi) or (cs >= re_ and _AFTER_BARRIER.search(sent.low, lo, hi)):
+            if cs >= re_ and _AFTER_BARRIER.search(sent.low, lo, hi):
+                score += 3 * CUE_BARRIER_PENALTY  # "RMB35.0bn and adjusted net profit ...": the next figure's cue
+            elif _BARRIER.search(sent.low, lo, hi):
                 score += CUE_BARRIER_PENALTY
             if best is None or (score, -(ce - cs)) < best[:2]:
                 best = (score, -(ce - cs), role, cs)  # on a tie the longer cue ("daily active users") wins
@@ -384,16 +387,21 @@ def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None
             _GROUP_METRIC, low[max(0, rs - 30):rs]) is None:
         return "a segment's figure, not the group's"
     # a rival named closer to the figure than either watched company, or right after it ("600 million of Douyin")
-    head = low[max(0, rs - 120):rs]
+    start = max(0, rs - 120)
+    head = low[start:rs]
     rival = None
     for m in hits(_RIVALS, head):
         rival = m.end()
     if rival is not None:
         watched = [m.end() for m in hits(_KLING_NAMES, head)] + [m.end() for m in hits(_KUAISHOU_NAMES, head)]
-        if not watched or max(watched) < rival:
+        linked = start + rival >= clause[0] or first(_RIVAL_LINK, head[rival:]) is not None
+        if linked and (not watched or max(watched) < rival):
             return "a rival's figure"
-    if first(_RIVALS, low[re_:re_ + 14]) is not None:
-        return "a rival's figure"
+    tail = low[re_:min(re_ + 25, clause[1])]
+    owner = first(_RIVALS, tail)
+    if owner is not None and first(_KLING_NAMES, tail[:owner.start()]) is None and first(
+            _KUAISHOU_NAMES, tail[:owner.start()]) is None:
+        return "a rival's figure"  # "600 milioni di Douyin", "8 miliardi raccolti da Uber"
     if cue is not None and first(_RIVAL_CUE, low[max(0, min(cue, rs) - 30):min(cue, rs)]) is not None:
         return "a rival's figure"
     return None
@@ -463,6 +471,7 @@ def subject_of(kind: str, role: str, a: Amount, sent: Sentence, clause: tuple[in
 
 _NAME_JOIN = re.compile(r"\s*(?:['’]s)?\s*")
 _CJK_JOIN = re.compile(r"[^\s,.;:!?，。；：！？、()（）]{0,12}")
+_QUOTES = re.compile(r"[\s‘’“”「」『』'\"]+")
 
 
 def _head(ms: list[Mention], text: str) -> str:
@@ -471,8 +480,9 @@ def _head(ms: list[Mention], text: str) -> str:
     m0 = ms[0]
     for m1 in ms[1:2]:
         gap = text[m0.end:m1.start]
-        if m1.entity != m0.entity and (_NAME_JOIN.fullmatch(gap) or (
-                not m0.alias.isascii() and _CJK_JOIN.fullmatch(gap.replace("「", "").replace("“", "")))):
+        gap = _QUOTES.sub("", gap)
+        if (m0.entity, m1.entity) == ("Kuaishou", "Kling") and (_NAME_JOIN.fullmatch(gap) or (
+                not m0.alias.isascii() and _CJK_JOIN.fullmatch(gap))):
             return m1.entity
     return m0.entity
 
@@ -709,11 +719,11 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
         last: tuple[Amount, str | None, str | None] | None = None  # previous figure, its role, its drop reason
         for a in group:
             rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
-            prev, last = last, (a, None, None)
             if a.unit == "count" and (a.value < 1000 and not a.scaled):
                 continue  # small bare numbers: days, ranks, versions (never reported)
             if a.unit == "count" and not a.scaled and 1900 <= a.value <= 2100:
                 continue  # a year
+            prev, last = last, (a, None, None)
             if a.unit == "count" and _VAGUE_BEFORE.search(sent.low, max(0, rs - 2), rs):
                 continue  # "数千家", "几万": a vague amount
             clause = clause_span(sent, rs, re_)
@@ -724,16 +734,17 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 continue
             if noun is not None and (found is None or not found[0].startswith(noun)):
                 found = (noun, rs)
+            if a.unit == "count" and a.scaled and noun is None and (
+                    found is None or ROLES[found[0]][0] not in ("users", "videos_generated")):
+                money = role_of(replace(a, unit=currency), sent, blockers, cues)
+                if money is not None and ROLES[money[0]][0] in _MONEY_KINDS and abs(money[1] - rs) <= 45:
+                    a = replace(a, unit=currency)  # "营收311亿", "revenue exceeded 300 million": the story's currency
+                    found = money
             in_list = prev is not None and _LIST_GAP.match(sent.low, (prev[0].conv_end or prev[0].end) - sent.start, rs)
             if prev is not None and prev[2] is not None and in_list and prev[0].is_money == a.is_money:
                 drop(a, sent, prev[2])  # "forecasts for 2025-2027 of 142.7, 156.5 and 171 billion"
                 last = (a, None, prev[2])
                 continue
-            if a.unit == "count" and a.scaled and noun is None:
-                money = role_of(replace(a, unit=currency), sent, blockers, cues)
-                if money is not None and ROLES[money[0]][0] in _MONEY_KINDS and abs(money[1] - rs) <= 25:
-                    a = replace(a, unit=currency)  # "营收311亿", "revenue exceeded 300 million": the story's currency
-                    found = money
             if found is None and prev is not None and prev[1] is not None and prev[0].is_money == a.is_money \
                     and prev[0].unit == a.unit and first(_PERIOD_WORD, sent.low[clause[0]:clause[1]]) is not None:
                 found = (prev[1], rs)  # "Q1 revenue 150 million, Q2 over 250 million, Q3 over 300 million"
@@ -754,7 +765,7 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 last = (a, None, reason)
                 continue
             why = not_fact(a, sent, clause, cue, kind)
-            if why is None and a.is_money and not a.scaled and a.value < 1e5 and kind in _MONEY_KINDS:
+            if why is None and a.is_money and a.value < 1e5 and kind in _MONEY_KINDS:
                 why = "too small for a tracked figure (a share price or a unit price)"
             if why is not None:
                 drop(a, sent, why)
