@@ -99,6 +99,7 @@ _VIDEO_NOUN_AFTER = _rx("video_noun_after")
 _RIVALS = _rx("rivals")
 _RIVAL_CUE = _rx("rival_cue")
 _RIVAL_LINK = _rx("rival_link")
+_TOPIC_BREAK = re.compile(r"\s*(?:ai)?\s*[,，:：]")
 _KLING_REFS = _rx("kling_refs")
 _GROUP_REFS = _rx("group_refs")
 _GROUP_METRIC = _rx("group_metric")
@@ -272,7 +273,8 @@ def cues_of(sent: Sentence, roles: tuple[str, ...]) -> Cues:
     return {role: [(m.start(), m.end()) for m in hits(_ROLE_RX[role], sent.low)] for role in roles}
 
 
-def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None = None) -> tuple[str, int] | None:
+def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None = None,
+            scored: list[int] | None = None) -> tuple[str, int] | None:
     """The role concept whose cue is nearest the figure in its sentence, and the cue's offset; None if none.
 
     A cue across a comma costs more (it governs its own clause); a cue with another figure of the same
@@ -305,6 +307,8 @@ def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None =
                 best = (score, -(ce - cs), role, cs)  # on a tie the longer cue ("daily active users") wins
     if best is None:
         return None
+    if scored is not None:
+        scored.append(best[0])
     return best[2], best[3]
 
 
@@ -383,7 +387,10 @@ def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None
         return "an analyst estimate"
     if a.unit == "percent" and (first(_ALLOCATION, low) is not None or "|" in sent.text):
         return "an allocation"
-    if kind == "revenue" and first(_SEGMENT, low[max(0, rs - 80):rs]) is not None and first(
+    seg_window = low[max(0, rs - 80):rs]
+    # a segment named before the unit's own name is not this figure's: "其他服務類目中，…可靈AI，收入超過2.5億元"
+    named = [m.end() for m in hits(_KLING_NAMES, seg_window) if _TOPIC_BREAK.match(seg_window, m.end())]
+    if kind == "revenue" and first(_SEGMENT, seg_window[max(named, default=0):]) is not None and first(
             _GROUP_METRIC, low[max(0, rs - 30):rs]) is None:
         return "a segment's figure, not the group's"
     # a rival named closer to the figure than either watched company, or right after it ("600 million of Douyin")
@@ -464,6 +471,8 @@ def subject_of(kind: str, role: str, a: Amount, sent: Sentence, clause: tuple[in
         pm = doc.mentions_in(prev.start, prev.end)
         if pm:
             return _head(pm, doc.text)
+        if first(_RIVALS, prev.low[:40]) is not None:
+            return None  # the sentence before is about another company (Facebook's 2005 round)
     if doc.mentions:
         return doc.mentions[0].entity
     return None
@@ -734,17 +743,22 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 continue
             if noun is not None and (found is None or not found[0].startswith(noun)):
                 found = (noun, rs)
-            if a.unit == "count" and a.scaled and noun is None and (
-                    found is None or ROLES[found[0]][0] not in ("users", "videos_generated")):
-                money = role_of(replace(a, unit=currency), sent, blockers, cues)
-                if money is not None and ROLES[money[0]][0] in _MONEY_KINDS and abs(money[1] - rs) <= 45:
-                    a = replace(a, unit=currency)  # "营收311亿", "revenue exceeded 300 million": the story's currency
-                    found = money
             in_list = prev is not None and _LIST_GAP.match(sent.low, (prev[0].conv_end or prev[0].end) - sent.start, rs)
-            if prev is not None and prev[2] is not None and in_list and prev[0].is_money == a.is_money:
+            if prev is not None and prev[2] is not None and in_list and noun is None and (
+                    prev[0].is_money == a.is_money or (prev[0].is_money and a.scaled)):
                 drop(a, sent, prev[2])  # "forecasts for 2025-2027 of 142.7, 156.5 and 171 billion"
                 last = (a, None, prev[2])
                 continue
+            if a.unit == "count" and a.scaled and noun is None:
+                count_score: list[int] = []
+                if found is not None:
+                    role_of(a, sent, blockers, cues, count_score)
+                money_score: list[int] = []
+                money = role_of(replace(a, unit=currency), sent, blockers, cues, money_score)
+                if money is not None and ROLES[money[0]][0] in _MONEY_KINDS and abs(money[1] - rs) <= 45 and (
+                        not count_score or money_score[0] < count_score[0]):
+                    a = replace(a, unit=currency)  # "营收311亿", "revenue exceeded 300 million": the story's currency
+                    found = money
             if found is None and prev is not None and prev[1] is not None and prev[0].is_money == a.is_money \
                     and prev[0].unit == a.unit and first(_PERIOD_WORD, sent.low[clause[0]:clause[1]]) is not None:
                 found = (prev[1], rs)  # "Q1 revenue 150 million, Q2 over 250 million, Q3 over 300 million"

@@ -109,6 +109,7 @@ _AMOUNT_RE = re.compile(
 # the full amount regex is then matched only at those places.
 _TRIGGER_RE = re.compile(rf"[0-9][0-9.,]*|[零〇一二两兩三四五六七八九十百千]+|(?:{_WORD})(?![a-z])")
 _PREFIX_TAIL_RE = re.compile(rf"(?:{_PREFIX})\s?$")
+_USERS_AFTER = re.compile(r"\s*(?:users|maus?|daus?|subscribers|creators|members)\b", re.IGNORECASE)
 _CHINESE_PCT_RE = re.compile(r"百分之(?P<num>[零〇一二两兩三四五六七八九十百点點]+|\d+(?:\.\d+)?)")
 
 
@@ -342,7 +343,8 @@ def _atom(m: re.Match[str], text: str) -> Amount | None:
             scale = 1.0 if cjk_all and raw[0].isdigit() else _cjk_scale(cjk)
         elif short:
             if not pre:
-                return None  # "3m" without a currency is metres, not millions
+                if not _USERS_AFTER.match(text, m.end()):
+                    return None  # "3m" without a currency is metres, not millions; "12M users" is a count
             scale = _SHORT_SCALES[short.lower()]
         unit = "count"
         if pre:
@@ -364,6 +366,12 @@ def _atom(m: re.Match[str], text: str) -> Amount | None:
     high = None
     if num2:
         h = parse_number(num2)
+        if h is not None and cjk_all and num2[0].isdigit():
+            h = parse_cjk_compound(num2 + (m.group("cjk") or "") + (m.group("tail") or ""))  # "100-150亿"
+        if h is not None and h * scale < value:
+            # "from 100 million in December 2019 to 170 million": a year then the figure, not a range
+            return Amount(m.start("num2"), end, h * scale, unit, scaled=scale != 1.0 or bool(cjk),
+                          qualifier=_qualifier(text, m.start("num2"), end), scale=scale)
         if h is not None:
             high = h * scale
             q = "range"
