@@ -139,7 +139,7 @@ _PERIOD = re.compile(
     rf"|\b(?:q(?P<q2>[1-4])|(?P<q3>[1-4])q)\s*(?:fy)?\s*'?(?P<qy2>{_Y}|\d\d(?!\d))(?:e\b)?"  # Q3 2025, 3Q25, 1Q25E
     rf"|\b(?P<hh>h[12])\s*(?P<hy>{_Y})"
     rf"|(?P<ordq>{_ORD_ALT})\s*(?:-|\s)?(?:{_Q_WORD})(?:\s+(?:of\s+|de\s+|del\s+|du\s+)?(?P<oqy>{_Y}))?"
-    rf"|(?P<oqy2>{_Y})\s*(?:年|년)?\s*(?:度|の)?\s*(?P<ordq2>{_ORD_ALT})\s*(?:{_Q_WORD})"
+    rf"|(?P<oqy2>{_Y})\s*(?:財年|财年|年度|年|년)?\s*(?:度|の)?\s*(?P<ordq2>{_ORD_ALT})\s*(?:{_Q_WORD})"
     rf"|(?P<half>{_H_WORD})(?:\s+(?:of\s+|de\s+|del\s+|du\s+)?(?P<hy2>{_Y}))?"
     rf"|(?P<hy3>{_Y})\s*年?\s*(?P<half2>{_H_WORD})"
     rf"|(?P<mq>[1-4]|[4710]|1[0-2]|[7-9])\s*[〜~～-]\s*(?P<mq2>\d{{1,2}})\s*月期"  # 7〜9月期
@@ -168,6 +168,7 @@ _QUARTER_WITH_YEAR = re.compile(
     r"|(?:three|3)[- ]months?\s+(?:and\s+\w+\s+months?\s+)?(?:ended|ending)\s+\w+\s+3[01],?\s+20\d\d"
     r"|\d{1,2}\s*[〜~～-]\s*\d{1,2}\s*月期|20\d\d年[^。]{0,14}?第[1-4]四半期")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_BARE_QUARTER = re.compile(r"次季|首季|第[一二三四1-4]季|[一二三四]季度|\bq[1-4]\b|\b(?:first|second|third|fourth)[- ]quarter")
 _FULLWIDTH_DIGIT = re.compile(r"[０-９]")
 _ABBREV = frozenset(
     "mr mrs ms dr prof st jr sr inc ltd co corp vs etc e.g i.e no u.s u.k approx est jan feb mar apr jun jul aug "
@@ -251,12 +252,20 @@ class Doc:
 def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None) -> Doc:
     sents = segment(text, low)
     quarters: set[str] = set()
+    years = [int(y) for y in _YEAR.findall(low)]
     for q in _QUARTER_WITH_YEAR.finditer(low):
         m = _PERIOD.match(low, q.start())
         p = _period_of(m, published, None) if m else None
         if p and "-Q" in p:
             quarters.add(p)
-    years = [int(y) for y in _YEAR.findall(low)]
+    if not quarters:
+        for q in _BARE_QUARTER.finditer(low):
+            m = _PERIOD.match(low, q.start())
+            p = _period_of(m, published, None) if m else None
+            if p and re.fullmatch(r"Q[1-4]", p) and years:
+                p = f"{max(years)}-{p}"
+            if p and "-Q" in p:
+                quarters.add(p)
     dq = next(iter(quarters)) if len(quarters) == 1 else None
     return Doc(text, low, sents, [s.start for s in sents], mentions, [m.start for m in mentions], published, dq,
                max(years) if years else None)
@@ -582,16 +591,21 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
     rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
     best: tuple[int, str, int] | None = None
     spans = [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group or [a]
-             if o is a or o.scaled or o.unit != "count"]  # bare numbers may be the years themselves
+             if o is a or (o.unit != "percent" and (o.scaled or o.unit != "count"))]  # bare numbers may be years
     for m in _PERIOD.finditer(sent.low):
         if any(m.start() < e and m.end() > s for s, e in spans):
             continue  # a figure, not a date ("2000万美元")
         if m.start() > re_ and any(re_ <= s < m.start() for s, _ in spans):
             continue  # beyond another figure: that one's period ("..., from RMB27.7 billion for 2023")
+        if m.end() <= rs and any(m.end() <= o.start - sent.start < rs and _comparative(o, sent) for o in group or []):
+            continue  # a prior figure's date ("from 100 million in December 2019 to 170 million")
+        if m.start() > re_ and first(_RIVALS, sent.low[re_:m.start()]) is not None:
+            continue  # "the largest IPO since Uber Technologies' 2019 deal"
         if first(_COMPARISON_PERIOD, sent.low[max(0, m.start() - 20):m.start()]) is not None or first(
                 _SINCE_AFTER, sent.low[m.end():m.end() + 8]) is not None:
             continue  # "the same period of 2023", "2024年半ばのリリース以来": not the figure's period
-        paren_year = re.fullmatch(r"\s*[(（]", sent.low[re_:m.start()]) is not None
+        paren_year = re.fullmatch(r"\s*[(（]", sent.low[re_:m.start()]) is not None and sent.low[
+            m.end():m.end() + 1] in (")", "）")
         inside = clause[0] <= m.start() < clause[1] or paren_year  # "US$ 220 bilhões (2021)"
         if not inside and m.start() > rs:
             continue
