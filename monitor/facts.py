@@ -54,8 +54,9 @@ ROLES: dict[str, tuple[str | None, str | None]] = {
     "users_other": ("users", "other"),
     "videos": ("videos_generated", None),
     # not tracked: the figure is dropped with this reason
-    "untracked": (None, "an untracked metric (profit, cost, GMV, turnover, share count)"),
-    "segment": (None, "a segment's figure, not the group's"),
+    # recorded as kind "other" (the ledger keeps them and never announces them)
+    "untracked": ("other", None),  # profit, cost, GMV, turnover, share counts, images
+    "segment": ("other", None),  # a segment's revenue is not the group's
     "share_price": (None, "a share price"),
     "price_tier": (None, "a membership price tier"),
     "spec": (None, "a spec"),
@@ -119,6 +120,7 @@ _PERIOD_WORD = _rx("period_word")
 _RELATIVE_YEAR = [(-1, _rx("last_year")), (0, _rx("this_year"))]
 _COMPARISON_PERIOD = _rx("comparison_period")
 _SINCE_AFTER = _rx("since_after")
+SEGMENT = "a segment's figure, not the group's"
 _LIST_REASONS = frozenset({"an analyst estimate", "a prior-period comparative", "a target price"})
 _STAGES = [(name, _rx(f"stage_{name}")) for name in ("closed", "signed", "filed", "committed")]
 _MAY = re.compile(r"\bmay\b")  # lower-case only: "May 2025" is a month, "may become" a hedge
@@ -399,9 +401,9 @@ def not_fact(a: Amount, sent: Sentence, clause: tuple[int, int], cue: int | None
     seg_window = low[max(0, rs - 80):rs]
     # a segment named before the unit's own name is not this figure's: "其他服務類目中，…可靈AI，收入超過2.5億元"
     named = [m.end() for m in hits(_KLING_NAMES, seg_window) if _TOPIC_BREAK.match(seg_window, m.end())]
-    if kind == "revenue" and first(_SEGMENT, seg_window[max(named, default=0):]) is not None and first(
-            _GROUP_METRIC, low[max(0, rs - 30):rs]) is None:
-        return "a segment's figure, not the group's"
+    seg_hits = [m.end() for m in hits(_SEGMENT, seg_window[max(named, default=0):])]
+    if kind == "revenue" and seg_hits and first(_GROUP_METRIC, seg_window[max(named, default=0) + seg_hits[-1]:]) is None:
+        return SEGMENT
     # a rival named closer to the figure than either watched company, or right after it ("600 million of Douyin")
     start = max(0, rs - 120)
     head = low[start:rs]
@@ -752,9 +754,6 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
             clause = clause_span(sent, rs, re_)
             found = role_of(a, sent, blockers, cues)
             noun = _counted(a, sent) if a.unit == "count" else None
-            if noun == "untracked":
-                drop(a, sent, ROLES["untracked"][1] or "not tracked")
-                continue
             if noun is not None and (found is None or not found[0].startswith(noun)):
                 found = (noun, rs)
             in_list = prev is not None and _LIST_GAP.match(sent.low, (prev[0].conv_end or prev[0].end) - sent.start, rs)
@@ -793,6 +792,8 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 last = (a, None, reason)
                 continue
             why = not_fact(a, sent, clause, cue, kind)
+            if why == SEGMENT:
+                kind, why = "other", None
             if why is None and a.is_money and a.value < 1e5 and kind in _MONEY_KINDS:
                 why = "too small for a tracked figure (a share price or a unit price)"
             if why is not None:

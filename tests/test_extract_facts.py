@@ -78,3 +78,22 @@ def test_dropped_candidates_say_why() -> None:
     assert sorted((d.value, d.reason) for d in ex.dropped) == [
         (84.0, "a target price"), (3.1e10, "a prior-period comparative")]
     assert all(d.quote and d.end > d.start for d in ex.dropped)
+
+
+def test_cli_explain_lists_dropped_candidates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from monitor.cli import main
+
+    doc = tmp_path / "note.txt"
+    doc.write_text("Kling AI revenue reached RMB 150 million, up from RMB 67 million. We raise our TP to HK$84.0.",
+                   encoding="utf-8")
+    assert main(["extract", "--json", str(doc)]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert "dropped" not in plain and [f["value"] for f in plain["facts"]] == [1.5e8]
+    assert {"basis", "period", "status"} <= set(plain["facts"][0])
+    assert main(["extract", "--json", "--explain", str(doc)]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert {k: v for k, v in explained.items() if k != "dropped"} == plain
+    assert [(d["value"], d["reason"]) for d in explained["dropped"]] == [
+        (6.7e7, "a prior-period comparative"), (84.0, "a target price")]
