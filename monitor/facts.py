@@ -349,7 +349,7 @@ def basis_of(kind: str, role: str, sent: Sentence, clause: tuple[int, int], peri
             return "monthly"
         return None
     if kind == "users":
-        return implied or "cumulative"
+        return implied or "other"  # a running total says so ("cumulative", "累计", "全球用户", "확보")
     if kind == "valuation":
         if implied == "market_cap" and status == "planned":
             return "implied"
@@ -711,7 +711,7 @@ def _default_currency(amounts: list[Amount]) -> str:
     return max(seen, key=lambda u: seen[u]) if seen else "CNY"
 
 
-_LIST_GAP = re.compile(r"^\s*(?:[,，、/;；]|\band\b|和|及|与|與|\s)*\s*$")
+_LIST_GAP = re.compile(r"\s*(?:[,，、/;；]|\band\b|和|及|与|與|\s)*\s*$")
 _MONEY_KINDS = frozenset({"revenue", "capex", "valuation", "round_size", "investment"})
 
 
