@@ -251,18 +251,23 @@ class Doc:
         return list(self.mentions[lo:hi])
 
 
-def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None) -> Doc:
+def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None,
+         amounts: list[Amount]) -> Doc:
     sents = segment(text, low)
     quarters: set[str] = set()
     years = [int(y) for y in _YEAR.findall(low)]
-    for q in _QUARTER_WITH_YEAR.finditer(low):
-        m = _PERIOD.match(low, q.start())
+    # the story's quarter is named in its opening or beside its figures
+    head = low[:400] + "\n" + "\n".join(low[max(0, a.start - 120):a.end + 60] for a in amounts)
+    for q in _QUARTER_WITH_YEAR.finditer(head):
+        if head[q.end():q.end() + 1] == "e":
+            continue  # "3Q25E": an analyst's estimate period, not the story's quarter
+        m = _PERIOD.match(head, q.start())
         p = _period_of(m, published, None) if m else None
         if p and "-Q" in p:
             quarters.add(p)
     if not quarters:
-        for q in _BARE_QUARTER.finditer(low):
-            m = _PERIOD.match(low, q.start())
+        for q in _BARE_QUARTER.finditer(head):
+            m = _PERIOD.match(head, q.start())
             p = _period_of(m, published, None) if m else None
             if p and re.fullmatch(r"Q[1-4]", p) and years:
                 p = f"{max(years)}-{p}"
@@ -279,9 +284,23 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
 Cues = dict[str, list[tuple[int, int]]]
 
 
-def cues_of(sent: Sentence, roles: tuple[str, ...]) -> Cues:
-    """Every role cue in a sentence, found once for all its figures."""
-    return {role: [(m.start(), m.end()) for m in hits(_ROLE_RX[role], sent.low)] for role in roles}
+CUE_REACH = 140  # how far from a figure a cue is looked for (a farther one never wins)
+
+
+def cues_of(sent: Sentence, roles: tuple[str, ...], spans: list[tuple[int, int]] | None = None) -> Cues:
+    """Every role cue in the parts of a sentence around its figures, found once for all of them."""
+    windows: list[tuple[int, int]] = []
+    for s, e in sorted(spans or [(0, len(sent.low))]):
+        lo, hi = max(0, s - CUE_REACH), min(len(sent.low), e + CUE_REACH)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+        else:
+            windows.append((lo, hi))
+    out: Cues = {}
+    for role in roles:
+        rx = _ROLE_RX[role]
+        out[role] = [(m.start(), m.end()) for lo, hi in windows for m in hits(rx, sent.low, lo, hi)]
+    return out
 
 
 def role_of(a: Amount, sent: Sentence, others: list[Amount], cues: Cues | None = None,
@@ -594,7 +613,7 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
     best: tuple[int, str, int] | None = None
     spans = [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group or [a]
              if o is a or (o.unit != "percent" and (o.scaled or o.unit != "count"))]  # bare numbers may be years
-    for m in _PERIOD.finditer(sent.low):
+    for m in _PERIOD.finditer(sent.low, max(0, rs - 200), min(len(sent.low), max(clause[1], re_) + 40)):
         if any(m.start() < e and m.end() > s for s, e in spans):
             continue  # a figure, not a date ("2000万美元")
         if m.start() > re_ and any(re_ <= s < m.start() for s, _ in spans):
@@ -723,7 +742,8 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
     if not amounts:
         return [], []
     extra = _extra_mentions(low, mentions)
-    doc = _doc(text, low, tuple(sorted(mentions + extra, key=lambda m: m.start)) if extra else mentions, published)
+    doc = _doc(text, low, tuple(sorted(mentions + extra, key=lambda m: m.start)) if extra else mentions, published,
+               amounts)
     currency = _default_currency(amounts)
     by_sent: dict[int, list[Amount]] = {}
     for a in amounts:
@@ -738,7 +758,8 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
 
     for si, group in by_sent.items():
         sent = doc.sents[si]
-        cues = cues_of(sent, _ALL_ROLES)
+        cues = cues_of(sent, _ALL_ROLES, [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group
+                                          if o.scaled or o.unit != "count" or o.value >= 1000])
         # a prior-period figure ("from $100 million to ...") does not stand between a cue and the new figure
         blockers = [o for o in group if not _comparative(o, sent)]
         last: tuple[Amount, str | None, str | None] | None = None  # previous figure, its role, its drop reason
