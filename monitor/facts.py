@@ -100,6 +100,8 @@ _VIDEO_NOUN_AFTER = _rx("video_noun_after")
 _RIVALS = _rx("rivals")
 _RIVAL_CUE = _rx("rival_cue")
 _RIVAL_LINK = _rx("rival_link")
+_ACTOR_NAMES = _rx("actor_names")  # companies that act on the watched ones, named without Latin capitals
+_BACK_REFERENCE = _rx("back_reference")  # "its initial investment": the actor of the sentence before
 _TOPIC_BREAK = re.compile(r"\s*(?:ai)?\s*[,，:：]")
 _KLING_REFS = _rx("kling_refs")
 _GROUP_REFS = _rx("group_refs")
@@ -824,7 +826,7 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
             if hedged(sent, clause):
                 drop(a, sent, "hedged (could, may, if, whether)")
                 continue
-            if kind == "investment" and not _external_actor(sent, rs):
+            if kind == "investment" and not _external_actor(sent, rs, doc.sents[si - 1] if si else None):
                 kind = "round_size" if first(_ROLE_RX["round"], sent.low) is not None else "other"
             subject = subject_of(kind, role, a, sent, clause, doc, si, round_subject)
             if subject is None:
@@ -868,9 +870,12 @@ def _dated(kind: str, basis: str | None, status: str, period: str | None, doc: D
 _CAP_NAME = re.compile(r"\b[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*")
 
 
-def _external_actor(sent: Sentence, rs: int) -> bool:
-    """'Tencent invested $500 million': a company other than the watched ones acts before the figure."""
+def _external_actor(sent: Sentence, rs: int, before: Sentence | None = None) -> bool:
+    """'Tencent invested $500 million': a company other than the watched ones acts before the figure
+    ("5Y Capital holds a stake. Its initial $1.3m investment ...": the one the sentence before names)."""
     head = sent.text[:rs]
+    if before is not None and first(_BACK_REFERENCE, sent.low) is not None and _external_actor(before, len(before.text)):
+        return True
     for m in _CAP_NAME.finditer(head):
         w = m.group(0)
         if first(_KLING_NAMES, w.lower()) or first(_KUAISHOU_NAMES, w.lower()) or first(_GROUP_REFS, w.lower()):
@@ -878,7 +883,8 @@ def _external_actor(sent: Sentence, rs: int) -> bool:
         if m.start() == 0 and w.split()[0] in ("The", "A", "An", "Its", "It"):
             continue
         return True
-    return bool(re.search(r"腾讯|騰訊|阿里|百度|[A-Z]{2,}", head)) and "Kling" not in head[:2]
+    return (first(_ACTOR_NAMES, head.lower()) is not None or re.search(r"[A-Z]{2,}", head) is not None) \
+        and "Kling" not in head[:2]
 
 
 def dedupe(facts: list[Fact]) -> list[Fact]:
