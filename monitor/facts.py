@@ -767,7 +767,7 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
         last: tuple[Amount, str | None, str | None] | None = None  # previous figure, its role, its drop reason
         for a in group:
             rs, re_ = a.start - sent.start, (a.conv_end or a.end) - sent.start
-            if a.unit == "count" and (a.value < 1000 and not a.scaled):
+            if a.unit == "count" and a.value < 1000:
                 continue  # small bare numbers: days, ranks, versions (never reported)
             if a.unit == "count" and not a.scaled and 1900 <= a.value <= 2100:
                 continue  # a year

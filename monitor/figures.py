@@ -270,7 +270,7 @@ _QUAL_BEFORE = [
 ]
 _QUAL_AFTER = [
     ("approx", re.compile(r"^\s*(?:左右|上下|or\s+so\b)", re.IGNORECASE)),
-    ("at_least", re.compile(r"^\s*(?:[本人名个個件家건명개]?\s*(?:以上|이상|超|を?突破)|\+)", re.IGNORECASE)),
+    ("at_least", re.compile(r"^\s*(?:[本人名个個件家건명개]?\s*(?:以上|이상|超|を?突破|[을를]?\s*돌파)|\+)", re.IGNORECASE)),
     ("at_least", re.compile(r"^\s*(?:以上|多|\bor\s+more\b|\bplus\b)", re.IGNORECASE)),
 ]
 
