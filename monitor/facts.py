@@ -503,10 +503,10 @@ def subject_of(kind: str, role: str, a: Amount, sent: Sentence, clause: tuple[in
         pm = doc.mentions_in(prev.start, prev.end)
         if pm:
             return _head(pm, doc.text)
-        if first(_RIVALS, prev.low[:40]) is not None:
+        if first(_RIVALS, prev.low[:60]) is not None:
             return None  # the sentence before is about another company (Facebook's 2005 round)
-    if doc.mentions:
-        return doc.mentions[0].entity
+    if doc.mentions and first(_BASIS_IPO, sent.low) is not None:
+        return doc.mentions[0].entity  # an IPO told before the company is named: the listed one's
     return None
 
 
