@@ -110,6 +110,7 @@ _KUAISHOU_NAMES = _rx("kuaishou_names")
 _KLING_NAMES = _rx("kling_names")
 _ASOF = _rx("as_of")
 _FULL_YEAR = _rx("basis_annual")
+_WHOLE_YEAR = _rx("whole_year")  # "全年", "full-year": the year, even when a quarter is named beside it
 _THIS_QUARTER = _rx("this_quarter")
 _ATTRIBUTED = _rx("attribution")
 _SEGMENT = _rx("segment")
@@ -620,12 +621,13 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
             continue  # a figure, not a date ("2000万美元")
         if m.start() > re_ and any(re_ <= s < m.start() for s, _ in spans):
             continue  # beyond another figure: that one's period ("..., from RMB27.7 billion for 2023")
-        if m.end() <= rs and any(m.end() <= o.start - sent.start < rs and _comparative(o, sent) for o in group or []):
+        if m.end() <= rs and any(0 <= m.start() - ((o.conv_end or o.end) - sent.start) <= 12 and o.end <= a.start
+                                 and _comparative(o, sent) for o in group or []):
             continue  # a prior figure's date ("from 100 million in December 2019 to 170 million")
         if m.start() > re_ and first(_RIVALS, sent.low[re_:m.start()]) is not None:
             continue  # "the largest IPO since Uber Technologies' 2019 deal"
         if first(_COMPARISON_PERIOD, sent.low[max(0, m.start() - 20):m.start()]) is not None or first(
-                _SINCE_AFTER, sent.low[m.end():m.end() + 8]) is not None:
+                _SINCE_AFTER, sent.low[m.end():m.end() + 14]) is not None:
             continue  # "the same period of 2023", "2024年半ばのリリース以来": not the figure's period
         paren_year = re.fullmatch(r"\s*[(（]", sent.low[re_:m.start()]) is not None and sent.low[
             m.end():m.end() + 1] in (")", "）")
@@ -656,7 +658,7 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
         opening = _PERIOD.match(prev.low.lstrip())
         if opening is not None and (opening.group("cy") or opening.group("y")):
             period = opening.group("cy") or opening.group("y")
-    if period and "-Q" in period and first(_FULL_YEAR, sent.low[clause[0]:clause[1]]) is not None:
+    if period and "-Q" in period and first(_WHOLE_YEAR, sent.low[clause[0]:clause[1]]) is not None:
         period = period[:4]  # "在第三季度电话会上将全年收入预期上调至": the year
     if period and best and re.fullmatch(r"\d{4}-\d\d", period):
         if first(_ASOF, sent.low[max(0, best[2] - 12):best[2] + 1]) is not None:
