@@ -120,7 +120,7 @@ _MARKET_CONTEXT = _rx("basis_market_context")
 _UNTRACKED_NOUN_AFTER = _rx("untracked_noun_after")
 _VAGUE_BEFORE = _rx("vague_before")
 _PERIOD_WORD = _rx("period_word")
-_RELATIVE_YEAR = [(-1, _rx("last_year")), (0, _rx("this_year"))]
+_RELATIVE_YEAR = [(-1, _rx("last_year")), (0, _rx("this_year")), (1, _rx("next_year"))]
 _COMPARISON_PERIOD = _rx("comparison_period")
 _SINCE_AFTER = _rx("since_after")
 SEGMENT = "a segment's figure, not the group's"
@@ -643,10 +643,10 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
         if best is None or d < best[0]:
             best = (d, p, m.start())
     period = best[1] if best else None
-    if period is None and doc.published is not None:
-        for delta, rx in _RELATIVE_YEAR:
+    if (period is None or (best is not None and best[0] >= 200)) and doc.published is not None:
+        for delta, rx in _RELATIVE_YEAR:  # "next year" in the figure's clause beats a date in another
             if first(rx, sent.low[clause[0]:clause[1]]) is not None:
-                period = str(doc.published.year + delta)
+                period, best = str(doc.published.year + delta), None
                 break
     if period is None and first(_THIS_QUARTER, sent.low) is not None and doc.default_quarter:
         period = doc.default_quarter
