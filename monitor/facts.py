@@ -287,7 +287,7 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
 Cues = dict[str, list[tuple[int, int]]]
 
 
-CUE_REACH = 140  # how far from a figure a cue is looked for (a farther one never wins)
+CUE_REACH = 100  # how far from a figure a cue is looked for (a farther one never wins)
 
 
 def cues_of(sent: Sentence, roles: tuple[str, ...], spans: list[tuple[int, int]] | None = None) -> Cues:
