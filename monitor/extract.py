@@ -1,10 +1,9 @@
-"""The understanding stage: figures, roles, investors, cloud partners, product moves, statuses.
+"""The understanding stage: `extract()` = match -> facts (monitor/facts.py) -> investors, cloud partners,
+product moves, statuses.
 
-Everything here is a pure function of the text. Rules are general and sentence-level:
-a figure's role comes from the nearest cue word in its sentence (a cue is blocked by another
-figure standing between them), its subject from the watchlist mentions around it, and a
-sentence that speculates ("could", "would", "if", "watch whether") yields nothing.
-All regexes are compiled at import; the per-watchlist ones are cached.
+Everything here is a pure function of the text. Rules are general and sentence-level: a sentence that
+speculates ("could", "would", "if", "watch whether") yields nothing. All regexes are compiled at import;
+the per-watchlist ones are cached.
 """
 
 from __future__ import annotations
