@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Match and extract from .txt, .html, .json files or - (stdin).")
     s.add_argument("paths", nargs="+", metavar="PATH")
     s.add_argument("--json", action="store_true", help="one JSON object per document")
+    s.add_argument("--explain", action="store_true",
+                   help="also list each candidate figure that was dropped, and why (key \"dropped\")")
     s.set_defaults(handler=cmd_extract)
 
     s = sub.add_parser("replay", help="run the offline pipeline over documents in order, sending nothing",
@@ -480,9 +482,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     for doc in load_documents(args.paths):
         ex = extract(doc, watch)
         if args.json:
-            _print_json(ex.to_json())
+            out = ex.to_json()
+            if args.explain:
+                out["dropped"] = [d.to_json() for d in ex.dropped]
+            _print_json(out)
         else:
             print(format_table(ex))
+            if args.explain:
+                for d in ex.dropped:
+                    print(f"  dropped {d.value:g} {d.unit}: {d.reason} -- {d.quote[:80]}")
     return EXIT_OK
 
 

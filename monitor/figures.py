@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from monitor import rules
+
 # ------------------------------------------------------------------ vocab
 
 _UNITS_WORDS = {
@@ -22,6 +24,8 @@ _TENS_WORDS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
 }
 _NUMBER_WORDS = {**_UNITS_WORDS, **_TENS_WORDS}
+# ... and every language file's `[facts.number_words]` ("fünf", "seis", "deux" ...)
+_NUMBER_WORDS.update({k: int(v) for k, v in rules.table("facts", "number_words").items()})
 
 # Latin scale words (case-insensitive); longest first so "mil millones" beats "mil".
 _LATIN_SCALES: dict[str, float] = {
@@ -33,8 +37,14 @@ _LATIN_SCALES: dict[str, float] = {
     "milliard": 1e9, "milliards": 1e9, "milliarden": 1e9, "millionen": 1e6, "mio.": 1e6, "mio": 1e6,
     "mrd.": 1e9, "mrd": 1e9, "miliardi": 1e9, "milioni": 1e6,
 }
+# ... and every language file's `[facts.scales]` (word -> multiplier)
+_LATIN_SCALES.update({k: float(v) for k, v in rules.table("facts", "scales").items()})
+# Scales written the continental way ("18.000 millones", "4,4 bilhões"): a dot before three digits groups
+# thousands, a comma is the decimal mark.
+_CONTINENTAL_SCALES = frozenset(w for w, _ in rules.table("facts", "scales").items() if w not in (
+    "million", "billion", "trillion", "thousand"))
 # One-letter scales only directly after a currency-prefixed number ("$2B", "$767m", "$500k").
-_SHORT_SCALES = {"k": 1e3, "m": 1e6, "b": 1e9}
+_SHORT_SCALES = {"k": 1e3, "m": 1e6, "b": 1e9, "mn": 1e6, "bn": 1e9}
 _CJK_SCALE_CHARS = {
     "十": 10.0, "百": 100.0, "千": 1e3, "万": 1e4, "萬": 1e4, "亿": 1e8, "億": 1e8, "兆": 1e12,
     "천": 1e3, "만": 1e4, "억": 1e8, "조": 1e12,
@@ -59,6 +69,9 @@ _SUFFIX_UNITS: dict[str, str] = {
     "元人民币": "CNY", "元人民幣": "CNY", "韩元": "KRW", "韓元": "KRW", "欧元": "EUR", "歐元": "EUR", "元": "CNY", "달러": "USD", "원": "KRW",
     "엔": "JPY", "ドル": "USD", "米ドル": "USD", "億ドル": "USD",
 }
+# ... and every language file's `[facts.currencies]` (word after the number -> ISO code)
+_SUFFIX_UNITS.update(rules.table("facts", "currencies"))
+_SCALE_UNITS: dict[str, str] = rules.table("facts", "scale_units")
 
 
 def _alt(words: list[str]) -> str:
@@ -71,18 +84,22 @@ _DIGITS = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?)"
 _CNNUM = r"(?:[零〇一二两兩三四五六七八九十百千]+)"
 _LATIN_SCALE = rf"(?:{_alt(list(_LATIN_SCALES))})(?![A-Za-zÀ-ÿ])"
 _CJK_SCALE = r"(?:[十百千]?[万萬亿億兆](?:[万萬亿億])?|[천백]?[만억조]|千|천)"
+# the rest of a compound after its first big scale: "5400万" in 355億5400万, "8천8백90만" in 4억8천8백90만
+_CJK_TAIL = r"(?:\d[\d,]*(?:\.\d+)?(?:\s?[千百十천백십]\s?\d*)*\s?[万萬만천千亿億억])"
+_CJK_SMALL = r"(?:\s?[千百천백]\s?\d+)*"
 _PREFIX = r"(?:(?:US|U\.S\.)\s?\$|(?:HK|NT|S|A|C|R)\$|CN¥|JP¥|(?:USD|HKD|RMB|Rmb|CNY|JPY|EUR|GBP|KRW)(?![A-Za-z])|[$¥￥€£₩]|人民币|人民幣)"
-_SUFFIX = rf"(?:{_alt([k for k in _SUFFIX_UNITS if k.isascii()])})(?![A-Za-z])|(?:{_alt([k for k in _SUFFIX_UNITS if not k.isascii()])})"
+_SUFFIX = (rf"(?:(?:de|di|d['’]|of)\s?)?(?:(?:{_alt([k for k in _SUFFIX_UNITS if k.isascii()])})(?![A-Za-z])"
+           rf"|(?:{_alt([k for k in _SUFFIX_UNITS if not k.isascii()])}))")
 _PCT = r"(?:%|％|\s?percent(?![A-Za-z])|\s?per\s+cent(?![A-Za-z]))"
 
 _AMOUNT_RE = re.compile(
     rf"""
     (?:(?P<pre>{_PREFIX})\s?|(?<![A-Za-z0-9.,$¥€£]))
-    (?P<num>{_DIGITS}|(?<![A-Za-z]){_WORDNUM}(?![A-Za-z])|{_CNNUM})
+    (?P<num>{_DIGITS}(?={_CJK_SMALL}\s?[千百천백])(?:\s?[千百천백]\s?\d*)+|{_DIGITS}|(?<![A-Za-z]){_WORDNUM}(?![A-Za-z])|{_CNNUM})
     (?:\s?(?:-|–|—|~|to|至|到)\s?(?P<num2>{_DIGITS}|{_CNNUM}|(?<![A-Za-z]){_WORDNUM})(?=\s?(?:{_LATIN_SCALE}|{_CJK_SCALE}|%|％|{_SUFFIX})))?
     (?:
         (?P<pct>{_PCT})
-      | (?:\s?(?P<scale>{_LATIN_SCALE})|(?P<cjk>{_CJK_SCALE})|(?P<short>[kKmMbB])(?![A-Za-z]))?
+      | (?:\s?(?P<scale>{_LATIN_SCALE})|\s?(?P<cjk>{_CJK_SCALE})(?P<tail>{_CJK_TAIL})?|(?P<short>[kKmMbB]|mn|bn)(?![A-Za-z]))?
         (?:\s?(?P<post>{_SUFFIX}))?
     )
     """,
@@ -92,6 +109,7 @@ _AMOUNT_RE = re.compile(
 # the full amount regex is then matched only at those places.
 _TRIGGER_RE = re.compile(rf"[0-9][0-9.,]*|[零〇一二两兩三四五六七八九十百千]+|(?:{_WORD})(?![a-z])")
 _PREFIX_TAIL_RE = re.compile(rf"(?:{_PREFIX})\s?$")
+_USERS_AFTER = re.compile(r"\s*(?:users|maus?|daus?|subscribers|creators|members)\b", re.IGNORECASE)
 _CHINESE_PCT_RE = re.compile(r"百分之(?P<num>[零〇一二两兩三四五六七八九十百点點]+|\d+(?:\.\d+)?)")
 
 
@@ -145,6 +163,42 @@ def parse_chinese(s: str) -> float | None:
     return float(total + digit) if seen else None
 
 
+_BIG_CJK = {"万": 1e4, "萬": 1e4, "만": 1e4, "亿": 1e8, "億": 1e8, "억": 1e8, "兆": 1e12, "조": 1e12}
+_SMALL_CJK = {"十": 10.0, "百": 100.0, "千": 1e3, "십": 10.0, "백": 100.0, "천": 1e3}
+_CJK_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[万萬만亿億억兆조十百千십백천]")
+
+
+def parse_cjk_compound(s: str) -> float | None:
+    """'355億5400万' -> 35554000000, '4억8천8백90만' -> 488900000, '1.39万亿' -> 1.39e12, '4천5백만' -> 45000000.
+
+    Digits and small units (千百十, 천백십) add up to a section; a big unit (万, 亿, 兆 and Hangul 만, 억, 조)
+    scales everything before it when it is the largest yet, else only its own section."""
+    total = section = 0.0
+    num: float | None = None
+    last_big = 0.0
+    seen = False
+    for tok in _CJK_TOKEN.findall(s):
+        if tok[0].isdigit():
+            num = float(tok.replace(",", ""))
+            seen = True
+        elif tok in _SMALL_CJK:
+            section += (num if num is not None else 1.0) * _SMALL_CJK[tok]
+            num = None
+            seen = True
+        else:
+            unit = _BIG_CJK[tok]
+            section += num or 0.0
+            if section == 0.0:
+                section = 1.0 if total == 0.0 else 0.0
+            if unit > last_big:
+                total = (total + section) * unit
+                last_big = unit
+            else:
+                total += section * unit
+            section, num = 0.0, None
+    return float(f"{total + section + (num or 0.0):.12g}") if seen else None
+
+
 def parse_number(s: str) -> float | None:
     s = s.strip()
     if not s:
@@ -191,41 +245,51 @@ class Amount:
         return self.unit not in ("count", "percent")
 
 
+def _qual_words(concept: str) -> str:
+    """Qualifier words from the rule files, for the end of the text before a figure ("über", "más de", "약")."""
+    items = sorted(rules.words("facts", concept), key=len, reverse=True)
+    return "|".join(items) if items else "(?!)"
+
+
 _QUAL_BEFORE = [
     ("up_to", re.compile(
-        r"(?:\bup\s+to|\bas\s+much\s+as|\bas\s+high\s+as|\bcapped\s+at|\ba\s+cap\s+of|\bcap\s+of|\bat\s+most|"
+        rf"(?:{_qual_words('qual_up_to')}|\bup\s+to|\bas\s+much\s+as|\bas\s+high\s+as|\bcapped\s+at|\ba\s+cap\s+of|\bcap\s+of|\bat\s+most|"
         r"\bno\s+more\s+than|\bnot\s+(?:to\s+)?exceed(?:ing)?|\bmaximum\s+of|\ba\s+maximum\s+of|最高|最多|不超过|不超過|上限)"
         r"\s*(?:为|為|达|達|是)?\s*$",
         re.IGNORECASE)),
     ("at_least", re.compile(
-        r"(?:\bat\s+least|\bmore\s+than|\bjust\s+over|\bover|\babove|\bexceeding|\bin\s+excess\s+of|\bupwards?\s+of|"
+        rf"(?:{_qual_words('qual_at_least')}|\bat\s+least|\bmore\s+than|\bjust\s+over|\bover|\babove|\bexceeding|\bin\s+excess\s+of|\bupwards?\s+of|"
         r"\bnorth\s+of|\bno\s+less\s+than|\bminimum\s+of|\bsurpass(?:ed|es|ing)?|\bexceed(?:ed|s)|\btop(?:ped|s)|"
         r"\bcrossed|超过|超過|逾|至少|不少于|不少於|突破)\s*(?:了)?\s*$",
         re.IGNORECASE)),
     ("approx", re.compile(
-        r"(?:\babout|\baround|\broughly|\bapproximately|\bapprox\.?|\bnearly|\balmost|\bclose\s+to|\bsome|"
+        rf"(?:{_qual_words('qual_approx')}|\babout|\baround|\broughly|\bapproximately|\bapprox\.?|\bnearly|\balmost|\bclose\s+to|\bsome|"
         r"\bjust\s+under|\bestimated(?:\s+at)?|\ban\s+estimated|\bexpected\s+to\s+(?:reach|be|hit|top|total|exceed)|"
         r"\bprojected\s+(?:to\s+(?:reach|be)|at)|\bnearer|~|≈|约|約|大约|大約|将近|將近|接近|近)\s*(?:为|為|达|達|是)?\s*$",
         re.IGNORECASE)),
 ]
 _QUAL_AFTER = [
     ("approx", re.compile(r"^\s*(?:左右|上下|or\s+so\b)", re.IGNORECASE)),
+    ("at_least", re.compile(r"^\s*(?:[本人名个個件家건명개]?\s*(?:以上|이상|超|を?突破|[을를]?\s*돌파)|\+)", re.IGNORECASE)),
     ("at_least", re.compile(r"^\s*(?:以上|多|\bor\s+more\b|\bplus\b)", re.IGNORECASE)),
 ]
 
 # The connector between two amounts that makes them one range.
+_RANGE_TO = rules.alternation("facts", "range_to")  # "to", "à", "bis", "a", "至"
+_RANGE_AND = rules.alternation("facts", "range_and")  # "and", "e os", "y", "und": only after "between"
 _RANGE_JOIN = re.compile(
-    r"^\s*(?:to|-|–|—|~|至|到|and)\s*(?:(?:about|around|roughly|nearly|almost|approximately|as\s+much\s+as|"
+    rf"^\s*(?:-|–|—|~|{_RANGE_TO}|{_RANGE_AND})\s*(?:(?:about|around|roughly|nearly|almost|approximately|as\s+much\s+as|"
     r"up\s+to|over|more\s+than|约|近)\s+)?$",
     re.IGNORECASE,
 )
+_RANGE_AND_RE = re.compile(rf"^\s*{_RANGE_AND}", re.IGNORECASE)
 _FROM_CHANGE = re.compile(
     r"\b(?:r(?:ose|ise|ises|ising)|gr(?:ew|ow|ows|owing)|increas\w*|jump\w*|climb\w*|soar\w*|surg\w*|f(?:ell|all|alls|alling)|"
     r"declin\w*|dropp?\w*|went|lift\w*|boost\w*|cut|rais(?:ed|es|ing)|swell\w*|expand\w*|doubl\w*|tripl\w*)\s+"
     r"(?:[\w'’-]+\s+){0,4}?from\s+(?:about\s+|around\s+|roughly\s+|nearly\s+)?$",
     re.IGNORECASE,
 )
-_BETWEEN = re.compile(r"\bbetween\s+(?:\w+\s+)?$", re.IGNORECASE)
+_BETWEEN = re.compile(rf"{rules.alternation('facts', 'range_between')}\s+(?:\w+\s+)?$", re.IGNORECASE)
 # "(~$2.028 billion)", "(roughly RMB 26 billion)", ", or about $3.6 billion", "，约合2.8亿美元"
 _CONV_OPEN = re.compile(
     r"^\s*(?:[(（]\s*(?:~|≈|about|approx\.?|approximately|roughly|around|nearly|some|or|equivalent\s+to|"
@@ -254,7 +318,12 @@ def _qualifier(text: str, start: int, end: int) -> str:
 def _atom(m: re.Match[str], text: str) -> Amount | None:
     """Turn one regex hit into an Amount, or None when it is a bare number (a year, a version)."""
     raw = m.group("num")
-    value = parse_number(raw)
+    cjk_all = (raw + (m.group("cjk") or "") + (m.group("tail") or "")) if m.group("cjk") or not raw[-1].isdigit() else ""
+    value = parse_cjk_compound(cjk_all) if cjk_all and raw[0].isdigit() else parse_number(raw)
+    scale_word = m.group("scale")
+    if scale_word and raw[0].isdigit() and scale_word.lower() in _CONTINENTAL_SCALES and re.fullmatch(
+            r"\d{1,3}(?:\.\d{3})+", raw):
+        value = float(raw.replace(".", ""))  # "18.000 millones": the dot groups thousands
     if value is None:
         return None
     is_word = raw[0].isalpha() and raw[0] not in _CN_DIGITS and raw[0] not in "十百千"
@@ -271,16 +340,20 @@ def _atom(m: re.Match[str], text: str) -> Amount | None:
         if scale_word:
             scale = _LATIN_SCALES.get(re.sub(r"\s+", " ", scale_word.lower()), 1.0)
         elif cjk:
-            scale = _cjk_scale(cjk)
+            scale = 1.0 if cjk_all and raw[0].isdigit() else _cjk_scale(cjk)
         elif short:
             if not pre:
-                return None  # "3m" without a currency is metres, not millions
+                if not _USERS_AFTER.match(text, m.end()):
+                    return None  # "3m" without a currency is metres, not millions; "12M users" is a count
             scale = _SHORT_SCALES[short.lower()]
         unit = "count"
         if pre:
             unit = _PREFIX_UNITS.get(pre.replace(" ", ""), _PREFIX_UNITS.get(pre.strip(), "USD"))
         if post:
-            unit = _SUFFIX_UNITS.get(re.sub(r"\s+", " ", post.lower()), unit)
+            word = re.sub(r"^(?:de|di|d['’]|of)\s?", "", re.sub(r"\s+", " ", post.lower()))
+            unit = _SUFFIX_UNITS.get(word, unit)
+        if scale_word and scale_word.lower() in _SCALE_UNITS:
+            unit = _SCALE_UNITS[scale_word.lower()]  # "mdd": millones de dólares
         if is_word and unit == "count" and not scale_word:
             return None  # "three users" is not worth a figure; "three billion" is
         if unit == "count" and scale == 1.0 and not cjk:
@@ -293,10 +366,16 @@ def _atom(m: re.Match[str], text: str) -> Amount | None:
     high = None
     if num2:
         h = parse_number(num2)
+        if h is not None and cjk_all and num2[0].isdigit():
+            h = parse_cjk_compound(num2 + (m.group("cjk") or "") + (m.group("tail") or ""))  # "100-150亿"
+        if h is not None and h * scale < value:
+            # "from 100 million in December 2019 to 170 million": a year then the figure, not a range
+            return Amount(m.start("num2"), end, h * scale, unit, scaled=scale != 1.0 or bool(cjk),
+                          qualifier=_qualifier(text, m.start("num2"), end), scale=scale)
         if h is not None:
             high = h * scale
             q = "range"
-    return Amount(start, end, value, unit, scaled=scale != 1.0, qualifier=q, range_high=high, scale=scale)
+    return Amount(start, end, value, unit, scaled=scale != 1.0 or bool(cjk), qualifier=q, range_high=high, scale=scale)
 
 
 def scan_amounts(text: str) -> list[Amount]:
@@ -341,7 +420,7 @@ def scan_amounts(text: str) -> list[Amount]:
             gap = text[a.end:b.start]
             # a range: "$2 billion to nearly $3 billion", "between $2 and $3 billion", "$2 to $3 billion"
             same_kind = a.unit == b.unit or (a.unit == "count" and b.is_money)
-            if same_kind and _RANGE_JOIN.match(gap) and (not gap.strip().lower().startswith("and")
+            if same_kind and _RANGE_JOIN.match(gap) and (not _RANGE_AND_RE.match(gap)
                                                           or _BETWEEN.search(text[max(0, a.start - 30):a.start])):
                 low_value = a.value if a.scaled or not b.scaled else a.value * b.scale
                 if _FROM_CHANGE.search(text[max(0, a.start - 60):a.start]):

@@ -167,6 +167,22 @@ class Fact:
 
 
 @dataclass(frozen=True, slots=True)
+class Dropped:
+    """A candidate figure the facts stage did not report, and why (shown by `extract --json --explain`)."""
+
+    value: float
+    unit: str
+    reason: str  # "an analyst estimate", "a target price", "a prior-period comparative", "a rival's figure", ...
+    quote: str = ""
+    start: int = 0
+    end: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "unit": self.unit, "reason": self.reason, "quote": self.quote,
+                "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
 class ProductMove:
     kind: str  # model_launch, api, pricing, integration, expansion, milestone
     what: str
@@ -184,6 +200,7 @@ class Extraction:
     cloud_partners: tuple[str, ...] = ()
     product_moves: tuple[ProductMove, ...] = ()
     statuses: tuple[str, ...] = ()  # stage words the story states for the round: filed, signed, closed
+    dropped: tuple[Dropped, ...] = ()  # candidate figures that are not facts, with the reason
 
     def to_json(self) -> dict[str, Any]:
         """The documented `extract --json` object: exactly these keys."""

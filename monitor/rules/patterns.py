@@ -1,0 +1,178 @@
+"""Regex compilation for the rule vocabularies, and the rewriting that keeps the compiled patterns fast.
+
+Patterns run on lower-cased text (several times faster for `re` than IGNORECASE). A leading `\\b` is
+dropped from each alternative and re-checked by `hits`/`first`, and `(?:a|b)x` groups are flattened to
+`ax|bx`, so that every alternative starts with a literal and `re` can skip ahead with its prefix scan.
+Both rewrites are tested in tests/test_patterns.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+
+def strip_leading_b(p: str) -> str:
+    """Drop the `\\b` that opens an alternative at the start of a match (checked afterwards instead):
+    a pattern that starts with plain literals lets `re` skip ahead with its fast prefix scan."""
+    out: list[str] = []
+    i = 0
+    lead = [True]
+    at_start = True
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            tok = p[i:i + 2]
+            i += 2
+            if tok == "\\b" and at_start and lead[-1]:
+                continue
+            out.append(tok)
+            at_start = False
+        elif c == "[":
+            j = _skip_class(p, i)
+            out.append(p[i:j])
+            i = j
+            at_start = False
+        elif c == "(":
+            m = re.match(r"\((?:\?:|\?P<\w+>|\?<?[=!])?", p[i:])
+            opener = m.group(0) if m else "("
+            lead.append(at_start and lead[-1] and opener not in ("(?=", "(?!", "(?<=", "(?<!"))
+            out.append(opener)
+            i += len(opener)
+            at_start = True
+        elif c == ")":
+            lead.pop()
+            out.append(c)
+            i += 1
+            at_start = False
+        elif c == "|":
+            out.append(c)
+            i += 1
+            at_start = True
+        else:
+            out.append(c)
+            i += 1
+            at_start = False
+    return "".join(out)
+
+
+def _skip_class(p: str, i: int) -> int:
+    """Index just past the ']' closing the character class opened at p[i] == '['."""
+    j = i + 1
+    if p[j] == "^":
+        j += 1
+    if p[j] == "]":
+        j += 1
+    while p[j] != "]":
+        j += 2 if p[j] == "\\" else 1
+    return j + 1
+
+
+def _scan_group_end(p: str, i: int) -> int:
+    """Index just past the ')' that closes the group opened at p[i] == '('."""
+    depth = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _skip_class(p, i)
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ValueError(f"unbalanced pattern: {p!r}")
+
+
+def _split_alts(p: str) -> list[str]:
+    """Top-level alternatives of a pattern."""
+    alts: list[str] = []
+    start = i = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            i += 2
+        elif c == "[":
+            i = _skip_class(p, i)
+        elif c == "(":
+            i = _scan_group_end(p, i)
+        elif c == "|":
+            alts.append(p[start:i])
+            i += 1
+            start = i
+        else:
+            i += 1
+    alts.append(p[start:])
+    return alts
+
+
+def flatten(p: str, budget: int = 400) -> str:
+    """Rewrite '(?:a|b)x|c' as 'ax|bx|c' and '(?:a)?x' as 'ax|x' so that every alternative starts
+    with a literal: `re` then skips ahead with a first-character set, ~4x faster on long texts."""
+    out: list[str] = []
+    todo = _split_alts(p)
+    while todo and budget > 0:
+        budget -= 1
+        alt = todo.pop(0)
+        if alt.startswith("(?:"):
+            end = _scan_group_end(alt, 0)
+            inner, rest = alt[3:end - 1], alt[end:]
+            if rest[:1] == "?" and rest[1:2] != "?":
+                todo[:0] = [inner_alt + rest[1:] for inner_alt in _split_alts(inner)] + [rest[1:]]
+                continue
+            if rest[:1] not in ("*", "+", "{", "?"):
+                todo[:0] = [inner_alt + rest for inner_alt in _split_alts(inner)]
+                continue
+        out.append(alt)
+    if todo:
+        return p  # too many combinations: keep the original
+    return "|".join(out)
+
+
+_ESCAPE_OR_TEXT = re.compile(r"\\.|[^\\]+", re.S)
+
+
+def lower_outside_escapes(pattern: str) -> str:
+    """Lower-case a pattern but not its escapes: '\\W' and '\\S' keep their meaning."""
+    return "".join(t if t[0] == "\\" else t.lower() for t in _ESCAPE_OR_TEXT.findall(pattern))
+
+
+def compile_lc(pattern: str) -> re.Pattern[str]:
+    """Compile a case-insensitive pattern for *lower-cased* text, which `re` scans several times faster.
+
+    Use with `hits` / `first`, which re-check the word boundary that `strip_leading_b` removed."""
+    p = strip_leading_b(lower_outside_escapes(pattern).replace("(?p<", "(?P<"))
+    try:
+        return re.compile(flatten(p))
+    except re.error:  # e.g. a named group would be duplicated
+        return re.compile(p)
+
+
+def _ok_start(low: str, s: int) -> bool:
+    if s == 0 or not low[s].isascii() or not low[s].isalpha():
+        return True
+    prev = low[s - 1]
+    return not (prev.isascii() and prev.isalnum())
+
+
+def hits(rx: re.Pattern[str], low: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+    for m in rx.finditer(low, pos, len(low) if endpos is None else endpos):
+        if _ok_start(low, m.start()):
+            yield m
+
+
+def first(rx: re.Pattern[str], low: str) -> re.Match[str] | None:
+    return next(hits(rx, low), None)
+
+
+def lower_same_length(text: str) -> str:
+    """text.lower(), keeping offsets valid (a few characters grow when lower-cased, e.g. 'İ')."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
