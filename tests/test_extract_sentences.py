@@ -325,15 +325,15 @@ def test_cloud_partners(text: str, expected: list[str]) -> None:
 # ------------------------------------------------------------------ product moves
 
 MOVE_ROWS: list[tuple[str, str, list[tuple[str, str | None]]]] = [
-    ("launch-version", "Kuaishou launched Kling 2.1 with faster generation.", [("launch", "Kling 2.1")]),
-    ("launch-zh", "快手发布可灵2.0。", [("launch", "Kling 2.0")]),
+    ("launch-version", "Kuaishou launched Kling 2.1 with faster generation.", [("model_launch", "Kling 2.1")]),
+    ("launch-zh", "快手发布可灵2.0。", [("model_launch", "Kling 2.0")]),
     ("api", "Kling AI opened its API to enterprise developers.", [("api", None)]),
     ("pricing", "Kling AI cut prices for its Pro subscription by 30%.", [("pricing", None)]),
     ("integration", "Kling AI has been integrated into Kuaishou's merchant platform.", [("integration", None)]),
     ("integration-happening", "The Kling integration is already happening across Kuaishou's merchant platforms.",
      [("integration", None)]),
     ("expansion", "Kling AI expanded into Japan and Korea this month.", [("expansion", None)]),
-    ("milestone-number", "Kling AI surpassed 45 million users.", [("milestone", None)]),
+    ("milestone-number-is-a-fact", "Kling AI surpassed 45 million users.", []),
     ("milestone-no-number", "Kuaishou's Kling reportedly reached a major global user milestone.", [("milestone", None)]),
     ("may-launch", "Kuaishou may launch Kling 3.0 next month.", []),
     ("if-integrates", "If Kuaishou integrates Kling into its app, growth would follow.", []),
@@ -341,7 +341,7 @@ MOVE_ROWS: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("rival-integration", "ByteDance has been integrating its video tools into CapCut.", []),
     ("revenue-not-milestone", "Kuaishou's Kling AI hits $240 million annualized revenue as paying users climb.", []),
     ("pricing-gerund", "Kuaishou launched Kling 2.5 Turbo, cutting prices by 30% for API customers.",
-     [("launch", "Kling 2.5 Turbo"), ("pricing", None)]),
+     [("model_launch", "Kling 2.5 Turbo"), ("pricing", None)]),
     ("abstract-integration", "Returns for Kling hinge on seamless integration with Kuaishou's core products.", []),
 ]
 
@@ -390,7 +390,7 @@ def test_format_table_lists_everything() -> None:
     table = format_table(ex)
     assert "round_size" in table and "5.2B" in table and "767M" in table and "approx" in table
     assert "investors: Tencent" in table
-    assert "launch" in table and "Kling 2.1" in table
+    assert "model_launch" in table and "Kling 2.1" in table
 
 
 def test_to_json_shape() -> None:

@@ -1,0 +1,155 @@
+"""Product moves: what Kling shipped, opened, priced, plugged into, expanded to or reached.
+
+Six kinds: model_launch, api, pricing, integration, expansion, milestone. Pure functions over the
+extractor's sentences (see `monitor/names.py` for the context they read); the cues for each kind are
+the `[names]` table's `<kind>_cues` in every `monitor/rules/<lang>.toml`, compiled once at import.
+
+A move needs a cue in a sentence that is about Kling or Kuaishou (it names one, or follows a sentence
+that does and names no one else, or sits on a short page whose opening names Kling), and no hedge
+("may launch", "watch for"). A model launch is counted once per model version the sentence names
+("Kling 2.0", "可灵2.1", "version 2.0", "2.1버전"), or once for Kling itself ("launched Kling").
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor import rules
+from monitor.models import ProductMove
+from monitor.names import Context, _Sent
+
+KINDS = ("model_launch", "api", "pricing", "integration", "expansion", "milestone")
+_LATIN = ("en", "es", "pt", "fr", "de", "it", "ru")
+_CJK = ("zh", "ja", "ko")
+
+
+def _cues(kind: str) -> re.Pattern[str]:
+    latin = rules.alternation("names", f"{kind}_cues", _LATIN)
+    cjk = rules.alternation("names", f"{kind}_cues", _CJK)
+    return re.compile(rf"(?<![A-Za-z])(?:{latin})(?![A-Za-z])|{cjk}", re.IGNORECASE)
+
+
+CUES: dict[str, re.Pattern[str]] = {
+    "model_launch": _cues("launch"),
+    **{k: _cues(k) for k in KINDS if k != "model_launch"},
+}
+_KLING = r"(?:Kling|Keling|KlingAI|可灵|可靈|클링|커링|クリング)"
+_EDITION = r"(?:\s*(?:Turbo|Master|Pro|Lite|Omni|Standard|大师版|大師版))?"
+# "Kling 2.1", "Kling AI 2.5 Turbo", "Kling VIDEO O1", "可灵数字人2.0", "可灵AI推出2.5Turbo"
+VERSION = re.compile(
+    rf"{_KLING}\s*(?:AI\s*)?(?:[-‑]?\s*(?:[A-Za-z][a-z]*[-\s]?){{0,3}}?|[\u3400-\u9fff]{{0,4}}?)\s*[vV]?"
+    rf"(?P<v>\d+(?:\.\d+)+|\d(?=\s*(?:Turbo|Master|Pro|系列|模型|版)))(?!\d|\.\d|%){_EDITION}|"
+    rf"{_KLING}\s*(?:AI\s*)?(?:VIDEO\s+|Video\s+)?(?P<name>O1|o1|Omni|Avatar)\b",
+)
+_VWORDS = rules.alternation("names", "version_words")
+# "version 2.0", "actualización 2.0", "2.1버전", "2.0 版本", "1.6版本"
+BARE_VERSION = re.compile(
+    rf"(?<![^\W\d_])(?:{_VWORDS})\s*(?P<v>\d+\.\d+)(?!\d|\.\d|%)|(?P<w>\d+\.\d+)\s*(?:{_VWORDS})", re.IGNORECASE)
+_SUBJECTLESS_OK = frozenset("the a an its this that these those their his her our".split())
+_CLAUSE_BREAK = re.compile(r"[,;:—–()（），；：]\s|[，；：（）—]")
+_LEADING_JOINER = re.compile(r"^(?:and|but|while|as|also|then|，|,|;|而且|并且|並且|并|並|同时|同時)\s*", re.I)
+_LIST_SPLIT = re.compile(r"、|，|,|以及|和|及")
+
+
+def _version_key(m: re.Match[str]) -> str:
+    if m.groupdict().get("name"):
+        return m.group("name").upper()
+    v = m.group("v") if m.group("v") else m.group("w")
+    return v if "." in v else f"{v}.0"
+
+
+def _clause(sent: _Sent, rs: int, re_: int) -> str:
+    """The comma/semicolon-delimited clause of `sent` around [rs, re_): a short 'what' for a move."""
+    lo = 0
+    for m in _CLAUSE_BREAK.finditer(sent.text, 0, rs):
+        lo = m.end()
+    hi_m = _CLAUSE_BREAK.search(sent.text, re_)
+    hi = hi_m.start() if hi_m else len(sent.text)
+    return sent.text[lo:hi].strip().rstrip(".。")
+
+
+def tidy_clause(what: str) -> str:
+    """'and cut the price of ...' -> 'Cut the price of ...': a clause lifted out of its sentence."""
+    what = _LEADING_JOINER.sub("", what.strip(), count=1).strip()
+    return what[:1].upper() + what[1:] if what[:1].isascii() else what
+
+
+def _short_page(ctx: Context) -> bool:
+    """A model or API page: short, and Kling named in its opening."""
+    return len(ctx.text) < 2500 and bool(ctx.mentions) and ctx.mentions[0].start < 300
+
+
+def _subject_ok(ctx: Context, si: int, cue_pos: int, kind: str) -> bool:
+    sent = ctx.sents[si]
+    if ctx.mentions_in(sent.start, sent.end):
+        return True
+    if kind in ("model_launch", "api", "pricing", "integration") and _short_page(ctx):
+        return True
+    if si == 0 or not ctx.mentions_in(ctx.sents[si - 1].start, ctx.sents[si - 1].end):
+        return False
+    # carry the previous sentence's subject only when this one names nobody else
+    head = ctx.text[sent.start:cue_pos].split()
+    caps = [w for w in head[1:] + head[:1] if w[:1].isupper() and not (w.isupper() and len(w) <= 3)
+            and w.lower() not in _SUBJECTLESS_OK]
+    return not caps
+
+
+def _kling_near(ctx: Context, sent: _Sent, pos: int, span: int = 40) -> bool:
+    """Kling itself (not only its parent) named within `span` characters of the cue."""
+    return any(m.entity == "Kling" and abs(m.start - pos) <= span
+               for m in ctx.mentions_in(sent.start, sent.end))
+
+
+def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
+    """(key, what) for each model the launch sentence names."""
+    sent = ctx.sents[si]
+    scope = sent.text
+    if sent.text.rstrip().endswith((":", "：")) and si + 1 < len(ctx.sents):
+        scope += " " + ctx.sents[si + 1].text  # "brought three models:\n o1, Kling 2.6, ..."
+    out: list[tuple[str, str]] = []
+    for v in VERSION.finditer(scope):
+        out.append((_version_key(v), v.group(0)))
+    if not out and (ctx.mentions_in(sent.start, sent.end) or _short_page(ctx)):
+        for v in BARE_VERSION.finditer(scope):
+            out.append((_version_key(v), v.group(0)))
+    if not out and _short_page(ctx) and si < 40 and not ctx.mentions_in(sent.start, sent.end):
+        head = VERSION.search(ctx.text[:300])  # "# Kling VIDEO O1 Pro" ... "Release Date: December 1, 2025"
+        if head:
+            out.append((_version_key(head), head.group(0)))
+    if not out and _kling_near(ctx, sent, m.start(), 60):
+        out.append(("Kling", "Kling"))
+    return [(k, re.sub(r"\s+", " ", w.replace("可灵", "Kling ").replace("可靈", "Kling ")).strip()) for k, w in out]
+
+
+def product_moves(ctx: Context) -> list[ProductMove]:
+    """Every product move the document reports, in text order; one per (kind, model or clause)."""
+    moves: list[tuple[int, ProductMove]] = []
+    keys: set[tuple[str, str]] = set()
+    for kind in KINDS:
+        for m in CUES[kind].finditer(ctx.text):
+            si = ctx.sent_index(m.start())
+            sent = ctx.sents[si]
+            if sent.speculative or not _subject_ok(ctx, si, m.start(), kind):
+                continue
+            rs, re_ = m.start() - sent.start, m.end() - sent.start
+            what = _clause(sent, rs, re_)
+            found: list[tuple[str, str]]
+            if kind == "model_launch":
+                found = _launches(ctx, si, m)
+            elif kind == "integration" and re.search(r"合作案例", m.group(0)):
+                # "通过《逆水寒》手游、设计领域Agent Lovart、创意素材平台Freepik等合作案例": one per partner
+                head = re.sub(r"^.*?(?:通过|通過|包括|如)", "", sent.text[:rs])
+                head = re.sub(r"等$", "", head.strip())
+                found = [(p.strip(), p.strip()) for p in _LIST_SPLIT.split(head) if p.strip()]
+            elif kind == "milestone":
+                if re.search(r"revenue|sales|营收|收入", m.group(0), re.I):
+                    continue  # "hits $240 million revenue" is a revenue fact
+                found = [(" ".join(re.findall(r"\d[\d.,]*", what)) or what, what)]
+            else:
+                found = [(what, what)]
+            for key, w in found:
+                if (kind, key) in keys:
+                    continue
+                keys.add((kind, key))
+                moves.append((m.start(), ProductMove(kind=kind, what=tidy_clause(w)[:200], quote=sent.text.strip())))
+    return [mv for _, mv in sorted(moves, key=lambda x: x[0])]

@@ -1,0 +1,381 @@
+"""Names: who invested in Kling or Kuaishou, and which clouds and model hosts serve Kling's models.
+
+Pure functions over the sentences and watchlist mentions that `monitor/extract.py` has already found
+(its context object is passed in; nothing is segmented twice). The vocabulary (investor cues and verbs,
+role nouns, list separators, shareholder phrases, provider names, partner cues, canonical names) is data:
+the `[names]` table of each `monitor/rules/<lang>.toml`, compiled here once at import.
+
+An investor is a name in a list that a cue introduces ("backed by Tencent and Baidu", "Parmi ses
+actionnaires figurent ...", "由腾讯领投") or that a verb closes ("Tencent led", "DST 股东共同持有"), in a
+sentence that names Kling or Kuaishou or follows one that does, never in a hedged sentence and never
+after a rival cue ("rivals like ByteDance"). Names come out in their canonical English form when one is
+known ("Tencent Holdings Ltd." and "腾讯" are both "Tencent"), otherwise as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from monitor import rules
+
+if TYPE_CHECKING:
+    from monitor.models import Mention
+
+
+class _Sent(Protocol):
+    start: int
+    end: int
+    text: str
+    low: str
+    speculative: bool
+
+
+class Context(Protocol):
+    """What names and product moves read from the extractor's context (monitor/extract.py `_Ctx`)."""
+
+    text: str
+    low: str
+    sents: list
+    mentions: tuple[Mention, ...]
+
+    def sent_index(self, pos: int) -> int: ...
+
+    def mentions_in(self, start: int, end: int) -> list[Mention]: ...
+
+
+_LATIN = ("en", "es", "pt", "fr", "de", "it", "ru")
+_CJK = ("zh", "ja", "ko")
+
+
+def _alt(concept: str, langs: tuple[str, ...] | None = None) -> str:
+    return rules.alternation("names", concept, langs)
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+# ---------------------------------------------------------------- canonical names
+
+CANONICAL: dict[str, str] = {k.lower(): v for k, v in rules.table("names", "canonical").items()}
+NOT_NAMES = frozenset(w.lower() for w in rules.words("names", "not_names"))
+OUTLETS = frozenset(w.lower() for w in rules.words("names", "outlets"))
+_SUFFIXES = re.compile(r"(?:,?\s+(?:Inc\.?|Ltd\.?|Limited|Co\.?|Corp\.?|Corporation|Holdings?|PLC|LLC|L\.P\.|"
+                       r"S\.?A\.?|AG|GmbH|SpA))+\.?$")
+_TICKER = re.compile(r"\s*[(（]\s*(?:[A-Z]{2,6}\s*:\s*[A-Z0-9.]{1,8}|[A-Z0-9.]{1,8}\s*:\s*[A-Z]{2,6})\s*[)）]")
+_GEO_TAIL = re.compile(r"(?:中国|中國|香港|亚洲|亞洲)$")
+
+
+def canonical_name(name: str) -> str:
+    """'Alibaba Group Holding Ltd.' -> 'Alibaba'; '腾讯' -> 'Tencent'; 'Temasek淡马锡' -> 'Temasek'; else tidied."""
+    n = _TICKER.sub("", name).strip().strip(".,;:’'\"()（）「」“”").strip()
+    n = re.sub(r"['’]s$", "", n)
+    n = re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", n)  # "百 度": a stray space in a CJK name
+    n = re.sub(r"\s+", " ", n)
+    m = re.fullmatch(r"([A-Za-z][\w .&'-]*?)\s*([\u3400-\u9fff]{2,})", n)
+    if m and not _GEO_TAIL.search(n):
+        n = m.group(1)  # "Temasek淡马锡": the Latin name and its Chinese gloss
+    low = n.lower()
+    if low in CANONICAL:
+        return CANONICAL[low]
+    stripped = _SUFFIXES.sub("", n).strip()
+    return CANONICAL.get(stripped.lower(), stripped)
+
+
+def is_name(name: str, aliases: frozenset[str]) -> bool:
+    """A plausible investor or partner name: not a common word, an outlet, or a watched alias."""
+    low = name.lower()
+    if not name or low in NOT_NAMES or low in OUTLETS or low in aliases:
+        return False
+    if any(a in low.split() for a in aliases if " " not in a and a.isascii() and len(a) > 3):
+        return False  # "Kuaishou Technology", "Kling AI"
+    if any(a in low for a in aliases if not a.isascii()):
+        return False  # "快手科技"
+    first = low.split()[0]
+    if first in NOT_NAMES and first not in ("the",):
+        return False
+    if len(name) > 60 or not re.search(r"[^\W\d_]", name):
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- Latin-script lists
+
+_CONNECT = _alt("name_connectors", _LATIN)
+_AND = _alt("list_and", _LATIN)
+NAME = (rf"(?:The\s+)?(?:[A-Z]|[ie][A-Z]|\d+[A-Z])[\w'’.\-]*"
+        rf"(?:\s+(?:{_CONNECT}\s+)?(?:&\s+)?[A-Z0-9][\w'’.\-]*)*")
+# a descriptor before a name: "Singapore investment company Temasek", "el gigante digital chino Tencent"
+_DESC = (rf"(?:[A-Z][\w-]*\s+)?(?:(?!(?:{_AND}|{_CONNECT}|or|with|plus|which|who|that)\b)"
+         r"[a-zà-ÿ][\w-]*\s+){1,4}(?=[A-Z0-9])")
+_PAREN = r"\s*[(（](?:with\s+|via\s+|through\s+|and\s+|incl\.\s+)?" + NAME + r"[)）]"
+_ITEM = rf"(?<![\w'’-])(?:[A-Z][\w'’]*(?:\s+[a-z][\w-]*){{1,3}}\s*[(（]{NAME}[)）]|(?:{_DESC})?{NAME}(?:{_PAREN})?)"
+_BACK_ITEM = rf"(?<![\w'’-])(?:[A-Z][\w'’]*(?:\s+[a-z][\w-]*){{1,3}}\s*[(（]{NAME}[)）]|{NAME}(?:{_PAREN})?)"
+_SEP = rf"(?:\s*,\s*(?:(?:{_AND})\s+)?|\s+(?:{_AND})\s+|\s*、\s*)"
+LIST_FWD = re.compile(rf"{_ITEM}(?:{_SEP}{_ITEM})*")
+LIST_BACK = re.compile(rf"{_BACK_ITEM}(?:{_SEP}{_BACK_ITEM})*[\s…]*$")
+ITEM_RE = re.compile(_ITEM)
+BACK_ITEM_RE = re.compile(_BACK_ITEM)
+NAME_RE = re.compile(NAME)
+_DESC_RE = re.compile(rf"^{_DESC}")
+
+_INTRO = _alt("list_intros", _LATIN)
+_ROLES = _alt("investor_roles", _LATIN)
+INV_FWD = _rx(rf"\b(?:{_alt('investor_cues', _LATIN)}|(?:{_ROLES})\s*(?:[\w-]+\s+){{0,2}}?,?\s*(?:{_INTRO}))\s*:?\s*")
+HOLD_FWD = _rx(rf"\b(?:{_alt('holder_cues', _LATIN)})\s*:?\s*")
+_ADVERBS = _alt("investor_adverbs", _LATIN)
+INV_BACK = _rx(rf"\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('investor_verbs', _LATIN)})\b(?!\s+by\b)")
+HOLD_BACK = _rx(rf"\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('holder_verbs', _LATIN)})\b")
+BACKED = re.compile(rf"(?:{_alt('backed_suffixes', _LATIN)})\b", re.IGNORECASE)
+# "DCM Ventures, Kuaishou's second outside investor"; "early-stage backer 5Y Capital"
+APPOSITION = re.compile(rf",\s+(?:[A-Z][\w-]*['’]s)\s+(?:[\w-]+\s+){{0,3}}?(?:{_ROLES})\b")
+ROLE_BEFORE = re.compile(r"\b(?:backer|investor|shareholder)\s+(?=[A-Z0-9])")
+SHAREHOLDER_HEADER = _rx(rf"^\s*(?:{_alt('shareholder_headers', _LATIN)})\s*[:：]?\s*$")
+SHARE_LINE = re.compile(rf"^\s*(?P<name>{NAME})\s*[:：|]\s*\d+(?:[.,]\d+)?\s*%")
+ROUND_CONTEXT = _rx(rf"\b(?:{_alt('round_context')})\b|{_alt('round_context', _CJK)}")
+RIVAL_BEFORE = _rx(rf"\b(?:{_alt('rival_cues')})\s*(?:like|such\s+as|including|,|:)?\s*$")
+
+
+def split_item(item: str) -> list[str]:
+    """'Zhongguancun Science City Fund (with Guoke Investment)' -> both; "Mango's industry investor (Houwei Capital)" -> the name."""
+    m = re.match(r"^(?P<out>[^(（]*?)\s*[(（](?:with\s+|via\s+|through\s+|and\s+|incl\.\s+)?(?P<in>[^)）]+)[)）]\s*$", item)
+    if not m:
+        return [_DESC_RE.sub("", item)]
+    out, inner = _DESC_RE.sub("", m.group("out").strip()), m.group("in").strip()
+    if NAME_RE.fullmatch(out) and not re.search(r"['’]s\b", out):
+        return [out, inner]
+    return [inner]
+
+
+def list_items(span: str, backward: bool) -> list[str]:
+    """The names of a list; read backwards, a list stops at a second 'and' (the start of another clause)."""
+    items = list((BACK_ITEM_RE if backward else ITEM_RE).finditer(span))
+    if not items:
+        return []
+    if not backward:
+        return [x for it in items for x in split_item(it.group(0))]
+    keep: list[str] = []
+    saw_and = False
+    comma_cut = len(items)
+    accepted: list[tuple[int, str]] = []
+    for k in range(len(items) - 1, -1, -1):
+        accepted.append((k, items[k].group(0)))
+        if k == 0:
+            break
+        sep = span[items[k - 1].end():items[k].start()]
+        if re.search(rf"\b(?:{_AND})\b", sep):
+            if saw_and:
+                accepted = [(i, s) for i, s in accepted if i >= comma_cut]
+                break
+            saw_and = True
+        elif not re.fullmatch(_SEP, sep):
+            accepted.pop()  # not a separator: the list started after this item
+            break
+        if "," in sep or "、" in sep:
+            comma_cut = k
+    for _, s in sorted(accepted):
+        keep.extend(split_item(s))
+    return keep
+
+
+# ---------------------------------------------------------------- CJK lists
+
+_CJK_BOUND = r"(?:^|[，,；;。！？\n：:]|(?<=前|后|後|外|中))"
+_CJK_SEG = r"[^，。；：,;:！？\n]"
+CN_SPLIT = re.compile(_alt("list_separators", _CJK))
+_OWNER_PREFIX = re.compile(rf"^.{{1,8}}?(?:{_alt('owner_prefixes', _CJK)})")
+CN_INV = re.compile(
+    # "由腾讯、阿里巴巴领投"
+    rf"由(?P<a>{_CJK_SEG}{{2,80}}?)(?:联合|共同|聯合)?(?:{_alt('by_verbs', _CJK)})"
+    # "投资方包括中信证券、华策影视"
+    rf"|(?:{_alt('investor_nouns', _CJK)})(?:{_alt('noun_intros', _CJK)})(?P<b>[^。；;\n]{{2,120}})"
+    # "腾讯、CPE源峰等担任联合领投方"
+    rf"|{_CJK_BOUND}(?P<e>{_CJK_SEG}{{2,120}}?)(?:担任|擔任|作为|作為|为|為)(?:联合|共同|聯合)?(?:{_alt('role_nouns', _CJK)})"
+    # "百度跟投", "腾讯、阿里巴巴参与了本轮融资"
+    rf"|{_CJK_BOUND}(?P<c>[^，。；：,;:由！？\n]{{2,12}}?)(?:联合|共同|聯合)?(?:{_alt('lead_verbs', _CJK)}"
+    r"|(?:均有|均|亦有|也有|亦|也)?(?:参与|參與)(?:了)?(?:本轮|本輪|此轮|此輪)?(?:投资|投資|融资|融資)?(?=[，。；,;]|$))"
+    # "腾讯持股为 21.567%", "DST 股东共同持有快手 6.43% 股权"
+    rf"|{_CJK_BOUND}\s*(?P<h>[^，。；：,;:！？\n\s]{{1,12}}(?:\s[^，。；：,;:！？\n\s]{{1,12}})?)\s*(?:股东|股東)?(?:共同)?"
+    rf"(?:{_alt('holding_verbs', _CJK)})"
+    # "获得五源资本的 200 万元天使轮融资", "接受了 DCM 的投资"
+    rf"|(?:{_alt('receive_verbs', _CJK)})\s*(?P<g>[^，。；：,;:！？\n的]{{2,80}}?)\s*(?:等{_CJK_SEG}{{0,10}})?的{_CJK_SEG}{{0,24}}?"
+    rf"(?:{_alt('funding_nouns', _CJK)})"
+    # "云锋基金、Temasek淡马锡等几家创投加入快手F轮融资"
+    rf"|{_CJK_BOUND}(?P<j>{_CJK_SEG}{{2,80}}?)等{_CJK_SEG}{{0,8}}(?:{_alt('join_verbs', _CJK)}){_CJK_SEG}{{0,12}}?"
+    rf"(?:{_alt('funding_nouns', _CJK)})"
+)
+_CN_TAIL = re.compile(r"等(?:[^、，,]{0,8}(?:投资者|投資者|投资方|投資方|机构|機構|股东|股東|创投|創投|大佬们?))?$")
+
+
+# ---------------------------------------------------------------- investors
+
+
+def _window_names_entity(ctx: Context, si: int, back: int = 2, reach: int = 500) -> bool:
+    """Kling or Kuaishou named in this sentence, the `back` before it, or the `reach` characters before it."""
+    s = ctx.sents[max(0, si - back)]
+    return bool(ctx.mentions_in(min(s.start, max(0, ctx.sents[si].start - reach)), ctx.sents[si].end))
+
+
+def _round_context(ctx: Context, si: int) -> bool:
+    return any(ROUND_CONTEXT.search(x.low) for x in ctx.sents[max(0, si - 2):si + 1])
+
+
+def _hits(rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    for m in rx.finditer(text):
+        s = m.start()
+        if s and text[s].isascii() and text[s].isalpha() and text[s - 1].isascii() and text[s - 1].isalnum():
+            continue  # inside a word
+        yield m
+
+
+def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
+    """Investors and shareholders named in the document, in order of first mention."""
+    text = ctx.text
+    found: list[tuple[int, str]] = []
+
+    def add(names: list[str], pos: int, sent: _Sent) -> None:
+        if RIVAL_BEFORE.search(text[max(sent.start, pos - 40):pos]):
+            return
+        for k, raw in enumerate(names):
+            name = canonical_name(raw)
+            if is_name(name, aliases):
+                found.append((pos + k, name))
+
+    def usable(si: int, needs_round: bool) -> bool:
+        if ctx.sents[si].speculative or not _window_names_entity(ctx, si):
+            return False
+        return not needs_round or _round_context(ctx, si)
+
+    for rx, needs_round in ((INV_FWD, True), (HOLD_FWD, False)):
+        for m in _hits(rx, text):
+            si = ctx.sent_index(m.start())
+            sent = ctx.sents[si]
+            if not usable(si, needs_round):
+                continue
+            lm = LIST_FWD.match(text, m.end(), sent.end)
+            if lm:
+                add(list_items(lm.group(0), backward=False), lm.start(), sent)
+    for rx, needs_round in ((INV_BACK, True), (HOLD_BACK, False), (APPOSITION, False)):
+        for m in rx.finditer(text):
+            si = ctx.sent_index(m.start())
+            sent = ctx.sents[si]
+            if not usable(si, needs_round):
+                continue
+            before = text[max(sent.start, m.start() - 200):m.start()]
+            lm = LIST_BACK.search(before)
+            if lm:
+                add(list_items(lm.group(0), backward=True), m.start() - len(before) + lm.start(), sent)
+    for m in BACKED.finditer(text):  # "Tencent-backed", "Tencent Holdings (OTC:TCEHY) Ltd.-backed"
+        si = ctx.sent_index(m.start())
+        sent = ctx.sents[si]
+        if not usable(si, False):
+            continue
+        before = _TICKER.sub(lambda t: " " * len(t.group(0)), text[max(sent.start, m.start() - 80):m.start()])
+        lm = re.search(rf"(?:{NAME})$", before.rstrip() if before.endswith(" ") else before)
+        if lm:
+            add([lm.group(0)], m.start() - len(before) + lm.start(), sent)
+    for m in ROLE_BEFORE.finditer(text):  # "early-stage backer 5Y Capital", "lead investor Tencent"
+        si = ctx.sent_index(m.start())
+        if not usable(si, True):
+            continue
+        nm = NAME_RE.match(text, m.end(), ctx.sents[si].end)
+        if nm:
+            add([nm.group(0)], nm.start(), ctx.sents[si])
+    _shareholder_lines(ctx, add)
+    if CJK_RE.search(text) is not None:
+        _cjk_investors(ctx, found, aliases)
+    out: list[str] = []
+    for _, name in sorted(found):
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _shareholder_lines(ctx: Context, add) -> None:  # noqa: ANN001 - the caller's collector
+    """'Major Shareholders:' then one 'Tencent Holdings Ltd: 18.9%' line per holder."""
+    lines = ctx.text.split("\n")
+    pos = 0
+    header = False
+    for line in lines:
+        if SHAREHOLDER_HEADER.match(line):
+            header = bool(ctx.mentions)
+        elif header:
+            m = SHARE_LINE.match(line)
+            if m:
+                si = ctx.sent_index(pos)
+                add([m.group("name")], pos + m.start("name"), ctx.sents[si])
+            else:
+                header = False
+        pos += len(line) + 1
+
+
+def _cjk_investors(ctx: Context, found: list[tuple[int, str]], aliases: frozenset[str]) -> None:
+    for m in CN_INV.finditer(ctx.text):
+        si = ctx.sent_index(m.start())
+        if ctx.sents[si].speculative or not _window_names_entity(ctx, si):
+            continue
+        seg = next((g for g in m.groups() if g), "")
+        if m.group("h") and not (m.group(0).endswith("持股") or "快手" in ctx.text[m.end():m.end() + 6]
+                                 or any(a in ctx.text[m.end():m.end() + 12] for a in aliases if not a.isascii())):
+            continue  # "持有" something else
+        for part in CN_SPLIT.split(seg):
+            part = _CN_TAIL.sub("", part.strip())
+            part = re.sub(r"(?:等|等机构|等多家机构|机构|公司|基金等)$", "", part)
+            part = _OWNER_PREFIX.sub("", part).strip()
+            if part:
+                name = canonical_name(part)
+                if is_name(name, aliases) and len(name) <= 30:
+                    found.append((m.start() + len(found), name))
+
+
+# ---------------------------------------------------------------- cloud partners
+
+PARTNER_CUE = _rx(rf"\b(?:{_alt('partner_cues', _LATIN)})\b|{_alt('partner_cues', _CJK)}")
+
+
+def provider_hits(text: str, providers: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(offset, provider) for each provider named in `text`; the longest name wins where they overlap
+    ("Microsoft Azure" over "Azure"). Plain substring search: faster than one big regex."""
+    hits: list[tuple[int, int, str]] = []
+    for p in sorted((p for p in providers if p and p in text), key=len, reverse=True):
+        i = text.find(p)
+        while i >= 0:
+            j = i + len(p)
+            bounded = not p.isascii() or (
+                (i == 0 or not text[i - 1].isalnum()) and (j >= len(text) or not (text[j].isalnum() or (
+                    text[j] == "." and j + 1 < len(text) and text[j + 1].isalpha())))
+            )
+            if bounded and not any(s <= i < e or s < j <= e for s, e, _ in hits):
+                hits.append((i, j, p))
+            i = text.find(p, i + 1)
+    return [(i, p) for i, _, p in sorted(hits)]
+
+
+def cloud_partners(ctx: Context, providers: tuple[str, ...]) -> list[str]:
+    """Providers that host, serve or distribute Kling's models: a provider and a partner cue in a sentence
+    about Kling (or right after one, on a page about it); not an investor, rival or a hedge."""
+    out: list[str] = []
+    for pos, prov in provider_hits(ctx.text, providers):
+        si = ctx.sent_index(pos)
+        sent = ctx.sents[si]
+        if sent.speculative or not (ctx.mentions_in(sent.start, sent.end) or _page_about_kling(ctx, si)):
+            continue
+        if not PARTNER_CUE.search(sent.low):
+            continue
+        if (INV_BACK.search(sent.text) or INV_FWD.search(sent.text) or HOLD_FWD.search(sent.text)
+                or RIVAL_BEFORE.search(ctx.text[max(sent.start, pos - 40):pos])):
+            continue  # named as an investor or a rival here, not as a host
+        name = canonical_name(prov)
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _page_about_kling(ctx: Context, si: int) -> bool:
+    """A model or API page: Kling named in its first lines, and no other company's model in between."""
+    first = ctx.sents[0]
+    return bool(ctx.mentions) and ctx.mentions[0].start < first.start + 400 and si < 40
