@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from monitor import rules
 from monitor.models import Match, Mention
 
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # any CJK/Hangul character
@@ -54,12 +55,7 @@ def default_watchlist() -> Watchlist:
             "clips", "prompt", "prompts", "creator", "creators", "short-video", "livestreaming", "app", "funding",
             "valuation", "视频", "視頻", "影片", "模型", "大模型", "人工智能", "生成", "短视频",
         ),
-        cloud_providers=(
-            "Alibaba Cloud", "Aliyun", "Tencent Cloud", "Baidu AI Cloud", "Baidu Cloud", "Huawei Cloud",
-            "Volcano Engine", "Volcengine", "AWS", "Amazon Web Services", "Amazon Bedrock", "Google Cloud",
-            "Vertex AI", "Microsoft Azure", "Azure", "Oracle Cloud", "Oracle", "IBM Cloud", "Alibaba Cloud Model Studio",
-            "阿里云", "阿里雲", "腾讯云", "騰訊雲", "百度智能云", "百度智能雲", "华为云", "華為雲", "火山引擎",
-        ),
+        cloud_providers=tuple(rules.words("names", "cloud_providers")),  # monitor/rules/*.toml
     )
 
 

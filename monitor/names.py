@@ -64,6 +64,7 @@ CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 CANONICAL: dict[str, str] = {k.lower(): v for k, v in rules.table("names", "canonical").items()}
 NOT_NAMES = frozenset(w.lower() for w in rules.words("names", "not_names"))
 OUTLETS = frozenset(w.lower() for w in rules.words("names", "outlets"))
+_PLACES = frozenset("china hong singapore japan korea india asia europe beijing shanghai".split())
 _SUFFIXES = re.compile(r"(?:,?\s+(?:Inc\.?|Ltd\.?|Limited|Co\.?|Corp\.?|Corporation|Holdings?|PLC|LLC|L\.P\.|"
                        r"S\.?A\.?|AG|GmbH|SpA))+\.?$")
 _TICKER = re.compile(r"\s*[(（]\s*(?:[A-Z]{2,6}\s*:\s*[A-Z0-9.]{1,8}|[A-Z0-9.]{1,8}\s*:\s*[A-Z]{2,6})\s*[)）]")
@@ -95,9 +96,9 @@ def is_name(name: str, aliases: frozenset[str]) -> bool:
         return False  # "Kuaishou Technology", "Kling AI"
     if any(a in low for a in aliases if not a.isascii()):
         return False  # "快手科技"
-    first = low.split()[0]
-    if first in NOT_NAMES and first not in ("the",):
-        return False
+    words = low.split()
+    if words[0] in NOT_NAMES and words[0] not in ("the",) and not (len(words) >= 3 and words[0] in _PLACES):
+        return False  # "Chinese regulators", but "China Asset Management"
     if len(name) > 60 or not re.search(r"[^\W\d_]", name):
         return False
     return True
@@ -125,14 +126,16 @@ _DESC_RE = re.compile(rf"^{_DESC}")
 
 _INTRO = _alt("list_intros", _LATIN)
 _ROLES = _alt("investor_roles", _LATIN)
-INV_FWD = _rx(rf"\b(?:{_alt('investor_cues', _LATIN)}|(?:{_ROLES})\s*(?:[\w-]+\s+){{0,2}}?,?\s*(?:{_INTRO}))\s*:?\s*")
+INV_FWD = _rx(rf"\b(?:{_alt('investor_cues', _LATIN)}|(?:{_ROLES})(?:\s+[\w-]+){{0,2}}?\s*,?\s*(?:{_INTRO}))\s*:?\s*")
 HOLD_FWD = _rx(rf"\b(?:{_alt('holder_cues', _LATIN)})\s*:?\s*")
 _ADVERBS = _alt("investor_adverbs", _LATIN)
-INV_BACK = _rx(rf"\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('investor_verbs', _LATIN)})\b(?!\s+by\b)")
-HOLD_BACK = _rx(rf"\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('holder_verbs', _LATIN)})\b")
+_ASIDE = r"(?:\s*,\s*[a-zà-ÿ][^,.;]{0,25},)?"
+INV_BACK = _rx(rf"{_ASIDE}\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('investor_verbs', _LATIN)})\b(?!\s+by\b)")
+HOLD_BACK = _rx(rf"{_ASIDE}\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('holder_verbs', _LATIN)})\b")
 BACKED = re.compile(rf"(?:{_alt('backed_suffixes', _LATIN)})\b", re.IGNORECASE)
 # "DCM Ventures, Kuaishou's second outside investor"; "early-stage backer 5Y Capital"
 APPOSITION = re.compile(rf",\s+(?:[A-Z][\w-]*['’]s)\s+(?:[\w-]+\s+){{0,3}}?(?:{_ROLES})\b")
+APPOSITION_BY = re.compile(r",\s*(?:[\w-]+\s+){0,2}?(?:by|pela|pelo|por|par|von|da|dal|dalla)\s*$")
 ROLE_BEFORE = re.compile(r"\b(?:backer|investor|shareholder)\s+(?=[A-Z0-9])")
 SHAREHOLDER_HEADER = _rx(rf"^\s*(?:{_alt('shareholder_headers', _LATIN)})\s*[:：]?\s*$")
 SHARE_LINE = re.compile(rf"^\s*(?P<name>{NAME})\s*[:：|]\s*\d+(?:[.,]\d+)?\s*%")
@@ -245,16 +248,19 @@ def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
             if is_name(name, aliases):
                 found.append((pos + k, name))
 
-    def usable(si: int, needs_round: bool) -> bool:
-        if ctx.sents[si].speculative or not _window_names_entity(ctx, si):
+    def usable(si: int, needs_round: bool, cue_pos: int | None = None) -> bool:
+        sent = ctx.sents[si]
+        if sent.speculative or not _window_names_entity(ctx, si):
             return False
+        if cue_pos is not None and cue_pos - sent.start > 30 and not ctx.mentions_in(sent.start, sent.end):
+            return False  # "the platform owned by ByteDance": an ownership cue about someone else
         return not needs_round or _round_context(ctx, si)
 
     for rx, needs_round in ((INV_FWD, True), (HOLD_FWD, False)):
         for m in _hits(rx, text):
             si = ctx.sent_index(m.start())
             sent = ctx.sents[si]
-            if not usable(si, needs_round):
+            if not usable(si, needs_round, None if needs_round else m.start()):
                 continue
             lm = LIST_FWD.match(text, m.end(), sent.end)
             if lm:
@@ -267,6 +273,11 @@ def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
                 continue
             before = text[max(sent.start, m.start() - 200):m.start()]
             lm = LIST_BACK.search(before)
+            ap = APPOSITION_BY.search(before, 0, lm.start()) if lm else None
+            if lm and ap:
+                # "Fundo X, controlada pela Administração Y, é dona de parte": the owner is X, not Y
+                before = before[:ap.start()]
+                lm = LIST_BACK.search(before)
             if lm:
                 add(list_items(lm.group(0), backward=True), m.start() - len(before) + lm.start(), sent)
     for m in BACKED.finditer(text):  # "Tencent-backed", "Tencent Holdings (OTC:TCEHY) Ltd.-backed"
@@ -337,6 +348,11 @@ def _cjk_investors(ctx: Context, found: list[tuple[int, str]], aliases: frozense
 PARTNER_CUE = _rx(rf"\b(?:{_alt('partner_cues', _LATIN)})\b|{_alt('partner_cues', _CJK)}")
 
 
+_AS_CUSTOMER_AFTER = re.compile(r"[^。；，.;]{0,12}?等[^。；，]{0,10}?(?:企业|企業|客户|客戶|公司|品牌)")
+_AS_CUSTOMER_BEFORE = re.compile(r"\b(?:customers|clients|users|enterprises)\s+(?:include|including|such\s+as|like)\b[^.;]{0,60}$",
+                                 re.IGNORECASE)
+
+
 def provider_hits(text: str, providers: tuple[str, ...]) -> list[tuple[int, str]]:
     """(offset, provider) for each provider named in `text`; the longest name wins where they overlap
     ("Microsoft Azure" over "Azure"). Plain substring search: faster than one big regex."""
@@ -369,6 +385,9 @@ def cloud_partners(ctx: Context, providers: tuple[str, ...]) -> list[str]:
         if (INV_BACK.search(sent.text) or INV_FWD.search(sent.text) or HOLD_FWD.search(sent.text)
                 or RIVAL_BEFORE.search(ctx.text[max(sent.start, pos - 40):pos])):
             continue  # named as an investor or a rival here, not as a host
+        if _AS_CUSTOMER_AFTER.match(ctx.text, pos + len(prov)) or _AS_CUSTOMER_BEFORE.search(
+                ctx.text[max(sent.start, pos - 80):pos]):
+            continue  # "已与小米、亚马逊云科技等数千家企业建立合作": a customer, not a host
         name = canonical_name(prov)
         if name not in out:
             out.append(name)
