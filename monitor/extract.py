@@ -18,7 +18,14 @@ from functools import lru_cache
 
 from monitor import moves, names
 from monitor.figures import Amount, scan_amounts
-from monitor.match import Watchlist, compile_watchlist, default_watchlist, match_text
+from monitor.match import (
+    Watchlist,
+    compile_watchlist,
+    default_watchlist,
+    match_text,
+    reports_news,
+    reseller_host,
+)
 from monitor.models import Document, Extraction, Fact, Mention
 from monitor.names import NAME_RE as _NAME_RE
 from monitor.names import NOT_NAMES as _NOT_NAMES
@@ -666,20 +673,21 @@ def extract(doc: Document, watch: Watchlist | None = None) -> Extraction:
     w = watch or default_watchlist()
     text = doc.full_text
     match = match_text(text, w)
-    if not match.relevant:
+    if not match.relevant or reseller_host(doc.url, w):
         return Extraction(source=doc.source, relevant=False, entities=())
     ctx = _build_ctx(text, match.mentions, w, doc.published)
     facts = _dedupe_facts(_facts(ctx))
     investors = names.investors(ctx, ctx.wre.alias_names)
     clouds = names.cloud_partners(ctx, w.cloud_providers)
+    product_moves = moves.product_moves(ctx)
     return Extraction(
         source=doc.source,
-        relevant=True,
+        relevant=reports_news(facts, investors, clouds, product_moves, text, match.mentions),
         entities=match.entities,
         facts=tuple(facts),
         investors=tuple(investors),
         cloud_partners=tuple(clouds),
-        product_moves=tuple(moves.product_moves(ctx)),
+        product_moves=tuple(product_moves),
         statuses=tuple(_statuses(ctx)),
     )
 

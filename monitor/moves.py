@@ -41,6 +41,8 @@ VERSION = re.compile(
     rf"(?P<v>\d+(?:\.\d+)+|\d(?=\s*(?:Turbo|Master|Pro|系列|模型|版)))(?!\d|\.\d|%){_EDITION}|"
     rf"{_KLING}\s*(?:AI\s*)?(?:VIDEO\s+|Video\s+)?(?P<name>O1|o1|Omni|Avatar)\b",
 )
+# a model named without the brand in a launch list: "模型o1", "o1图片模型", "the O1 image model"
+MODEL_NAME = re.compile(r"(?<![A-Za-z0-9])[oO]1(?![A-Za-z0-9])(?:\s*(?P<n>图片|圖片|图像|圖像|视频|視頻|image|video))?")
 _VWORDS = rules.alternation("names", "version_words")
 # "version 2.0", "actualización 2.0", "2.1버전", "2.0 版本", "1.6版本"
 BARE_VERSION = re.compile(
@@ -109,6 +111,10 @@ def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for v in VERSION.finditer(scope):
         out.append((_version_key(v), v.group(0)))
+    if ctx.mentions_in(sent.start, sent.end) or _short_page(ctx):
+        for n in MODEL_NAME.finditer(scope):
+            if not any(n.start() >= scope.find(w) and n.end() <= scope.find(w) + len(w) for _, w in out):
+                out.append(("O1 " + (n.group("n") or "").lower(), "Kling " + n.group(0)))
     if not out and (ctx.mentions_in(sent.start, sent.end) or _short_page(ctx)):
         for v in BARE_VERSION.finditer(scope):
             out.append((_version_key(v), v.group(0)))
@@ -116,7 +122,7 @@ def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
         head = VERSION.search(ctx.text[:300])  # "# Kling VIDEO O1 Pro" ... "Release Date: December 1, 2025"
         if head:
             out.append((_version_key(head), head.group(0)))
-    if not out and _kling_near(ctx, sent, m.start(), 60):
+    if not out and _kling_near(ctx, sent, m.start(), 100):
         out.append(("Kling", "Kling"))
     return [(k, re.sub(r"\s+", " ", w.replace("可灵", "Kling ").replace("可靈", "Kling ")).strip()) for k, w in out]
 
@@ -142,9 +148,11 @@ def product_moves(ctx: Context) -> list[ProductMove]:
                 head = re.sub(r"等$", "", head.strip())
                 found = [(p.strip(), p.strip()) for p in _LIST_SPLIT.split(head) if p.strip()]
             elif kind == "milestone":
-                if re.search(r"revenue|sales|营收|收入", m.group(0), re.I):
-                    continue  # "hits $240 million revenue" is a revenue fact
-                found = [(" ".join(re.findall(r"\d[\d.,]*", what)) or what, what)]
+                before = ctx.mentions_in(max(0, m.start() - 300), m.start())
+                inside = ctx.mentions_in(m.start(), min(sent.end, m.end() + 30))
+                if not any(x.entity == "Kling" for x in inside) and (not before or before[-1].entity != "Kling"):
+                    continue  # the parent's traffic records are figures, not Kling milestones
+                found = [(f"sentence {si}", what)]
             else:
                 found = [(what, what)]
             for key, w in found:
