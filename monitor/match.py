@@ -52,12 +52,7 @@ def default_watchlist() -> Watchlist:
                 ambiguous=("Kwai",),
             ),
         ),
-        context_words=(
-            "AI", "A.I.", "artificial intelligence", "video", "videos", "model", "models", "generative", "text-to-video",
-            "image-to-video", "Kuaishou", "Sora", "Veo", "Runway", "diffusion", "generation", "generator", "clip",
-            "clips", "prompt", "prompts", "creator", "creators", "short-video", "livestreaming", "app", "funding",
-            "valuation", "视频", "視頻", "影片", "模型", "大模型", "人工智能", "生成", "短视频",
-        ),
+        context_words=tuple(rules.words("names", "context_words")),  # monitor/rules/*.toml
         cloud_providers=tuple(rules.words("names", "cloud_providers")),  # monitor/rules/*.toml
     )
 

@@ -103,28 +103,28 @@ def _kling_near(ctx: Context, sent: _Sent, pos: int, span: int = 40) -> bool:
 
 
 def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
-    """(key, what) for each model the launch sentence names."""
+    """(key, what) for each model the launch sentence names, in text order."""
     sent = ctx.sents[si]
     scope = sent.text
     if sent.text.rstrip().endswith((":", "：")) and si + 1 < len(ctx.sents):
         scope += " " + ctx.sents[si + 1].text  # "brought three models:\n o1, Kling 2.6, ..."
-    out: list[tuple[str, str]] = []
-    for v in VERSION.finditer(scope):
-        out.append((_version_key(v), v.group(0)))
-    if ctx.mentions_in(sent.start, sent.end) or _short_page(ctx):
+    about = bool(ctx.mentions_in(sent.start, sent.end)) or _short_page(ctx)
+    out: list[tuple[int, str, str]] = [(v.start(), _version_key(v), v.group(0)) for v in VERSION.finditer(scope)]
+    if about:
         for n in MODEL_NAME.finditer(scope):
-            if not any(n.start() >= scope.find(w) and n.end() <= scope.find(w) + len(w) for _, w in out):
-                out.append(("O1 " + (n.group("n") or "").lower(), "Kling " + n.group(0)))
-    if not out and (ctx.mentions_in(sent.start, sent.end) or _short_page(ctx)):
-        for v in BARE_VERSION.finditer(scope):
-            out.append((_version_key(v), v.group(0)))
+            if not any(p <= n.start() < p + len(w) for p, _, w in out):
+                out.append((n.start(), "O1 " + (n.group("n") or "").lower(), "Kling " + n.group(0)))
+    if not out and about:
+        out = [(v.start(), _version_key(v), v.group(0)) for v in BARE_VERSION.finditer(scope)]
     if not out and _short_page(ctx) and si < 40 and not ctx.mentions_in(sent.start, sent.end):
         head = VERSION.search(ctx.text[:300])  # "# Kling VIDEO O1 Pro" ... "Release Date: December 1, 2025"
         if head:
-            out.append((_version_key(head), head.group(0)))
-    if not out and _kling_near(ctx, sent, m.start(), 100):
-        out.append(("Kling", "Kling"))
-    return [(k, re.sub(r"\s+", " ", w.replace("可灵", "Kling ").replace("可靈", "Kling ")).strip()) for k, w in out]
+            out.append((0, _version_key(head), head.group(0)))
+    if not out and _kling_near(ctx, sent, m.start(), 100) and not CUES["expansion"].search(
+            ctx.text, max(sent.start, m.start() - 20), min(sent.end, m.end() + 20)):
+        out.append((0, "Kling", "Kling"))  # "launched Kling"; not "launched a standalone Kling app" (an expansion)
+    return [(k, re.sub(r"\s+", " ", w.replace("可灵", "Kling ").replace("可靈", "Kling ")).strip())
+            for _, k, w in sorted(out)]
 
 
 def product_moves(ctx: Context) -> list[ProductMove]:

@@ -73,7 +73,7 @@ _GEO_TAIL = re.compile(r"(?:中国|中國|香港|亚洲|亞洲)$")
 
 def canonical_name(name: str) -> str:
     """'Alibaba Group Holding Ltd.' -> 'Alibaba'; '腾讯' -> 'Tencent'; 'Temasek淡马锡' -> 'Temasek'; else tidied."""
-    n = _TICKER.sub("", name).strip().strip(".,;:’'\"()（）「」“”").strip()
+    n = _TICKER.sub("", name).strip().strip(".,;:’'\"()（）「」“”-–").strip()
     n = re.sub(r"['’]s$", "", n)
     n = re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", n)  # "百 度": a stray space in a CJK name
     n = re.sub(r"\s+", " ", n)
@@ -113,11 +113,16 @@ NAME = (rf"(?:The\s+)?(?:[A-Z]|[ie][A-Z]|\d+[A-Z])[\w'’.\-]*"
 # a descriptor before a name: "Singapore investment company Temasek", "el gigante digital chino Tencent"
 _DESC = (rf"(?:[A-Z][\w-]*\s+)?(?:(?!(?:{_AND}|{_CONNECT}|or|with|plus|which|who|that)\b)"
          r"[a-zà-ÿ][\w-]*\s+){1,4}(?=[A-Z0-9])")
+# a later item's descriptor starts with a capital ("BlackRock, Singapore investment company Temasek"), so that
+# the next clause ("Tencent, geht an die Börse") is not read as another item
+_CAP_DESC = (rf"[A-Z][\w-]*\s+(?:(?!(?:{_AND}|{_CONNECT}|or|with|plus|which|who|that)\b)"
+             r"[a-zà-ÿ][\w-]*\s+){1,4}(?=[A-Z0-9])")
 _PAREN = r"\s*[(（](?:with\s+|via\s+|through\s+|and\s+|incl\.\s+)?" + NAME + r"[)）]"
 _ITEM = rf"(?<![\w'’-])(?:[A-Z][\w'’]*(?:\s+[a-z][\w-]*){{1,3}}\s*[(（]{NAME}[)）]|(?:{_DESC})?{NAME}(?:{_PAREN})?)"
 _BACK_ITEM = rf"(?<![\w'’-])(?:[A-Z][\w'’]*(?:\s+[a-z][\w-]*){{1,3}}\s*[(（]{NAME}[)）]|{NAME}(?:{_PAREN})?)"
 _SEP = rf"(?:\s*,\s*(?:(?:{_AND})\s+)?|\s+(?:{_AND})\s+|\s*、\s*)"
-LIST_FWD = re.compile(rf"{_ITEM}(?:{_SEP}{_ITEM})*")
+_NEXT_ITEM = rf"(?<![\w'’-])(?:[A-Z][\w'’]*(?:\s+[a-z][\w-]*){{1,3}}\s*[(（]{NAME}[)）]|(?:{_CAP_DESC})?{NAME}(?:{_PAREN})?)"
+LIST_FWD = re.compile(rf"{_ITEM}(?:{_SEP}{_NEXT_ITEM})*")
 LIST_BACK = re.compile(rf"{_BACK_ITEM}(?:{_SEP}{_BACK_ITEM})*[\s…]*$")
 ITEM_RE = re.compile(_ITEM)
 BACK_ITEM_RE = re.compile(_BACK_ITEM)
