@@ -9,6 +9,7 @@ Every decision keeps its evidence as `Mention`s. Regexes are compiled once per W
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from monitor import rules
 from monitor.models import Fact, Match, Mention, ProductMove
+from monitor.names import trie_alternation
 
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # any CJK/Hangul character
 
@@ -98,6 +100,8 @@ class _Compiled:
     ambiguous: frozenset[str]  # lower-cased
     context: re.Pattern[str] | None
     entity_order: tuple[str, ...]
+    context_low: re.Pattern[str] | None = None  # the same words for lower-cased text: ~10x faster to scan
+    latin_low: re.Pattern[str] | None = None  # the Latin aliases for lower-cased text
 
 
 def _is_cjk(s: str) -> bool:
@@ -141,6 +145,12 @@ def compile_watchlist(watch: Watchlist) -> _Compiled:
         ambiguous=frozenset(ambiguous),
         context=re.compile("|".join(ctx_parts), re.IGNORECASE) if ctx_parts else None,
         entity_order=tuple(e.name for e in watch.entities),
+        context_low=re.compile("|".join(
+            ([r"\b" + trie_alternation([re.escape(w.lower()) for w in ctx_latin]) + r"(?![a-z0-9_à-ÿ])"]
+             if ctx_latin else []) + ([trie_alternation([re.escape(w) for w in ctx_cjk])] if ctx_cjk else [])))
+        if ctx_parts else None,
+        latin_low=re.compile(r"(?<![a-z0-9_à-ÿ])" + trie_alternation([re.escape(a.lower()) for a in latin])
+                             + r"(?![a-z0-9_à-ÿ])") if latin else None,
     )
 
 
@@ -178,9 +188,11 @@ def match_text(text: str, watch: Watchlist) -> Match:
     """Find watchlist entities in `text`; the Match keeps each accepted alias and its offsets."""
     comp = compile_watchlist(watch)
     raw: list[tuple[int, int, str, str]] = []  # start, end, entity, alias as written
+    low = text.lower()
+    fast = len(low) == len(text) and comp.latin_low is not None
     if comp.latin is not None:
-        for m in comp.latin.finditer(text):
-            alias = m.group(0)
+        for m in (comp.latin_low.finditer(low) if fast and comp.latin_low is not None else comp.latin.finditer(text)):
+            alias = text[m.start():m.end()]
             if alias.lower() in comp.ambiguous and _COLLISIONS.match(text, m.end()):
                 continue
             raw.append((m.start(), m.end(), comp.alias_entity[alias.lower()], alias))
@@ -195,12 +207,16 @@ def match_text(text: str, watch: Watchlist) -> Match:
     raw.sort()
     sure = [r for r in raw if r[3].lower() not in comp.ambiguous]
     mentions: list[Mention] = []
+    context_at: list[int] | None = None  # where context words are, found once for all ambiguous mentions
     for start, end, entity, alias in raw:
         if alias.lower() in comp.ambiguous:
             if _looks_like_other_name(text, start, end, comp):
                 continue
-            near = text[max(0, start - 200):end + 200]
-            has_context = comp.context is not None and comp.context.search(near) is not None
+            if context_at is None:
+                rx, where = (comp.context_low, low) if len(low) == len(text) else (comp.context, text)
+                context_at = [c.start() for c in rx.finditer(where)] if rx is not None else []
+            i = bisect.bisect_left(context_at, max(0, start - 200))
+            has_context = i < len(context_at) and context_at[i] < end + 200
             beside_other = any(s[2] != entity or s[3].lower() not in comp.ambiguous for s in sure)
             if not (has_context or beside_other):
                 continue

@@ -16,23 +16,16 @@ import re
 
 from monitor import rules
 from monitor.models import ProductMove
-from monitor.names import Context, _Sent
+from monitor.names import CJK_CUE_RX, CUE_RX, Context, _Sent, find_cues
 
 KINDS = ("model_launch", "api", "pricing", "integration", "expansion", "milestone")
-_LATIN = ("en", "es", "pt", "fr", "de", "it", "ru")
-_CJK = ("zh", "ja", "ko")
 
 
-def _cues(kind: str) -> re.Pattern[str]:
-    latin = rules.alternation("names", f"{kind}_cues", _LATIN)
-    cjk = rules.alternation("names", f"{kind}_cues", _CJK)
-    return re.compile(rf"(?<![A-Za-z])(?:{latin})(?![A-Za-z])|{cjk}", re.IGNORECASE)
+def _cue_hits(ctx: Context, kind: str) -> list[re.Match[str]]:
+    """The kind's cues in the document (`<kind>_cues` of the rules; model_launch reads `launch_cues`)."""
+    return find_cues(ctx.low)["launch_cues" if kind == "model_launch" else f"{kind}_cues"]
 
 
-CUES: dict[str, re.Pattern[str]] = {
-    "model_launch": _cues("launch"),
-    **{k: _cues(k) for k in KINDS if k != "model_launch"},
-}
 _KLING = r"(?:Kling|Keling|KlingAI|可灵|可靈|클링|커링|クリング)"
 _EDITION = r"(?:\s*(?:Turbo|Master|Pro|Lite|Omni|Standard|大师版|大師版))?"
 # "Kling 2.1", "Kling AI 2.5 Turbo", "Kling VIDEO O1", "可灵数字人2.0", "可灵AI推出2.5Turbo"
@@ -120,8 +113,10 @@ def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
         head = VERSION.search(ctx.text[:300])  # "# Kling VIDEO O1 Pro" ... "Release Date: December 1, 2025"
         if head:
             out.append((0, _version_key(head), head.group(0)))
-    if not out and _kling_near(ctx, sent, m.start(), 100) and not CUES["expansion"].search(
-            ctx.text, max(sent.start, m.start() - 20), min(sent.end, m.end() + 20)):
+    lo, hi = max(sent.start, m.start() - 20), min(sent.end, m.end() + 20)
+    app = CUE_RX["expansion_cues"].search(ctx.low, lo, hi) or (
+        "expansion_cues" in CJK_CUE_RX and CJK_CUE_RX["expansion_cues"].search(ctx.low, lo, hi))
+    if not out and _kling_near(ctx, sent, m.start(), 100) and not app:
         out.append((0, "Kling", "Kling"))  # "launched Kling"; not "launched a standalone Kling app" (an expansion)
     return [(k, re.sub(r"\s+", " ", w.replace("可灵", "Kling ").replace("可靈", "Kling ")).strip())
             for _, k, w in sorted(out)]
@@ -132,7 +127,7 @@ def product_moves(ctx: Context) -> list[ProductMove]:
     moves: list[tuple[int, ProductMove]] = []
     keys: set[tuple[str, str]] = set()
     for kind in KINDS:
-        for m in CUES[kind].finditer(ctx.text):
+        for m in _cue_hits(ctx, kind):
             si = ctx.sent_index(m.start())
             sent = ctx.sents[si]
             if sent.speculative or not _subject_ok(ctx, si, m.start(), kind):

@@ -15,8 +15,8 @@ known ("Tencent Holdings Ltd." and "腾讯" are both "Tencent"), otherwise as wr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor import rules
 
@@ -58,6 +58,142 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+# ---------------------------------------------------------------- compiling cue lists for speed
+#
+# `re` scans fastest when every alternative starts with a literal and alternatives sharing a first
+# character are grouped: a cue list is lower-cased (it is matched on lower-cased text, without IGNORECASE),
+# each entry's leading group or character class is expanded ("(?:co-)?led" -> "led", "co-led"), and the
+# literal heads are merged into a trie ("launch|launched|leads" -> "l(?:aunch(?:ed|)|eads)"). The rewrite
+# keeps what matches; tests/test_names_regex.py checks it against the plain alternation.
+
+
+def lower_pattern(p: str) -> str:
+    """Lower-case a pattern's literals, leaving escapes (\\S, \\W, \\D) as they are."""
+    out: list[str] = []
+    i = 0
+    while i < len(p):
+        if p[i] == "\\":
+            out.append(p[i:i + 2])
+            i += 2
+        else:
+            out.append(p[i].lower())
+            i += 1
+    return "".join(out)
+
+
+def _class_end(p: str, i: int) -> int:
+    j = i + 1
+    if j < len(p) and p[j] == "^":
+        j += 1
+    if j < len(p) and p[j] == "]":
+        j += 1
+    while p[j] != "]":
+        j += 2 if p[j] == "\\" else 1
+    return j + 1
+
+
+def _group_end(p: str, i: int) -> int:
+    depth = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(p, i)
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ValueError(f"unbalanced pattern: {p!r}")
+
+
+def split_alts(p: str) -> list[str]:
+    """The top-level alternatives of a pattern."""
+    alts: list[str] = []
+    start = i = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            i += 2
+        elif c == "[":
+            i = _class_end(p, i)
+        elif c == "(":
+            i = _group_end(p, i)
+        else:
+            if c == "|":
+                alts.append(p[start:i])
+                start = i + 1
+            i += 1
+    alts.append(p[start:])
+    return alts
+
+
+def expand(entry: str, budget: int = 64) -> list[str]:
+    """Alternatives of `entry` that each start with a literal: '(?:a|b)x' -> 'ax', 'bx'; '(?:a)?x' -> 'x', 'ax';
+    '[üu]ber' -> 'über', 'uber'. An entry that cannot be expanded within the budget is returned as it is."""
+    if budget <= 0:
+        return [entry]
+    if entry.startswith("["):
+        end = _class_end(entry, 0)
+        cls, rest = entry[1:end - 1], entry[end:]
+        if cls[:1] == "^" or "-" in cls or "\\" in cls or rest[:1] in ("*", "+", "?", "{"):
+            return [entry]
+        return [x for c in cls for x in expand(c + rest, budget // max(1, len(cls)))]
+    if not entry.startswith("(?:"):
+        return [entry]
+    end = _group_end(entry, 0)
+    inner, rest = entry[3:end - 1], entry[end:]
+    if rest[:1] in ("*", "+", "{") or rest[:2] in ("??", "?+"):
+        return [entry]
+    alts = split_alts(inner)
+    heads = ([""] if rest[:1] == "?" else []) + alts
+    rest = rest[1:] if rest[:1] == "?" else rest
+    return [x for h in heads for x in expand(h + rest, budget // max(1, len(heads)))]
+
+
+_META = set(".^$*+?{}[]()|\\")
+
+
+def _head(branch: str) -> tuple[str, str]:
+    """('launch', '(?:ed|es)') for 'launch(?:ed|es)': the literal characters a branch starts with."""
+    i = 0
+    while i < len(branch) and branch[i] not in _META:
+        i += 1
+    if i < len(branch) and branch[i] in "*+?{" and i > 0:
+        i -= 1  # 'prices?': the 's' is optional, not part of the head
+    return branch[:i], branch[i:]
+
+
+def trie_alternation(branches: list[str]) -> str:
+    """One alternation of `branches` with shared literal heads merged; longer literal continuations first."""
+    root: dict[str, Any] = {}
+    for b in dict.fromkeys(branches):
+        head, rest = _head(b)
+        node = root
+        for ch in head:
+            node = node.setdefault(ch, {})
+        node.setdefault("", []).append(rest)
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        alts += sorted(node.get("", []), key=len, reverse=True)
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return emit(root)
+
+
+def cue_pattern(section: str, concept: str, langs: tuple[str, ...] | None = None) -> str:
+    """A concept's entries as one lower-case, literal-first, trie-merged alternation (see above)."""
+    branches = [x for e in rules.words(section, concept, langs) for a in split_alts(lower_pattern(e))
+                for x in expand(a)]
+    return trie_alternation(branches) if branches else "(?!)"
+
 
 # ---------------------------------------------------------------- canonical names
 
@@ -129,23 +265,59 @@ BACK_ITEM_RE = re.compile(_BACK_ITEM)
 NAME_RE = re.compile(NAME)
 _DESC_RE = re.compile(rf"^{_DESC}")
 
-_INTRO = _alt("list_intros", _LATIN)
-_ROLES = _alt("investor_roles", _LATIN)
-INV_FWD = _rx(rf"\b(?:{_alt('investor_cues', _LATIN)}|(?:{_ROLES})(?:\s+[\w-]+){{0,2}}?\s*,?\s*(?:{_INTRO}))\s*:?\s*")
-HOLD_FWD = _rx(rf"\b(?:{_alt('holder_cues', _LATIN)})\s*:?\s*")
-_ADVERBS = _alt("investor_adverbs", _LATIN)
+_LETTER_AFTER = r"(?![a-zà-ÿа-яё])"
+# cue concepts found in one pass over the lower-cased text (find_cues); moves.py adds its kinds' cues
+CUE_CONCEPTS = ("investor_cues", "holder_cues", "investor_verbs", "holder_verbs", "investor_roles",
+                "launch_cues", "api_cues", "pricing_cues", "integration_cues", "expansion_cues", "milestone_cues")
+CUE_RX: dict[str, re.Pattern[str]] = {c: re.compile(cue_pattern("names", c, _LATIN) + _LETTER_AFTER) for c in CUE_CONCEPTS}
+CJK_CUE_RX: dict[str, re.Pattern[str]] = {c: re.compile(cue_pattern("names", c, _CJK)) for c in CUE_CONCEPTS
+                                         if rules.words("names", c, _CJK)}
+_SCAN = re.compile(r"\b(?=" + trie_alternation([x for c in CUE_CONCEPTS for e in rules.words("names", c, _LATIN)
+                                              for a in split_alts(lower_pattern(e)) for x in expand(a)]) + ")")
+_CJK_SCAN = re.compile("(?=" + trie_alternation([x for c in CJK_CUE_RX for e in rules.words("names", c, _CJK)
+                                         for a in split_alts(lower_pattern(e)) for x in expand(a)]) + ")")
+
+
+@lru_cache(maxsize=4)
+def find_cues(low: str) -> dict[str, list[re.Match[str]]]:
+    """Every cue of every concept in `low` (lower-cased text), by concept: one scan (zero-width, so that no cue
+    hides another that starts inside it) for candidate positions, then each concept tried there. Cached:
+    names and moves read the same document."""
+    out: dict[str, list[re.Match[str]]] = {c: [] for c in CUE_CONCEPTS}
+    for m in _SCAN.finditer(low):
+        for c, rx in CUE_RX.items():
+            hit = rx.match(low, m.start())
+            if hit:
+                out[c].append(hit)
+    if CJK_RE.search(low) is not None:
+        for m in _CJK_SCAN.finditer(low):
+            for c, rx in CJK_CUE_RX.items():
+                hit = rx.match(low, m.start())
+                if hit:
+                    out[c].append(hit)
+        for c in CJK_CUE_RX:
+            out[c].sort(key=lambda h: h.start())
+    return out
+
+
+_INTRO = re.compile(rf"(?:\s+[\w-]+){{0,2}}?\s*,?\s*(?:{cue_pattern('names', 'list_intros', _LATIN)}){_LETTER_AFTER}")
+_CUE_TAIL = re.compile(r"\s*:?\s*")
+_ADVERBS = cue_pattern("names", "investor_adverbs", _LATIN)
 _ASIDE = r"(?:\s*,\s*[a-zà-ÿ][^,.;]{0,25},)?"
-INV_BACK = _rx(rf"{_ASIDE}\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('investor_verbs', _LATIN)})\b(?!\s+by\b)")
-HOLD_BACK = _rx(rf"{_ASIDE}\s*,?\s+(?:(?:{_ADVERBS})\s+)*(?:{_alt('holder_verbs', _LATIN)})\b")
+_VERB_LEAD = re.compile(rf"{_ASIDE}\s*,?\s+(?:(?:{_ADVERBS})\s+)*$")  # "Tencent, for its part, has also | invested"
+_NOT_BY = re.compile(r"\s+by\b")
 BACKED = re.compile(rf"(?:{_alt('backed_suffixes', _LATIN)})\b", re.IGNORECASE)
+_ROLES = _alt("investor_roles", _LATIN)
 # "DCM Ventures, Kuaishou's second outside investor"; "early-stage backer 5Y Capital"
 APPOSITION = re.compile(rf",\s+(?:[A-Z][\w-]*['’]s)\s+(?:[\w-]+\s+){{0,3}}?(?:{_ROLES})\b")
 APPOSITION_BY = re.compile(r",\s*(?:[\w-]+\s+){0,2}?(?:by|pela|pelo|por|par|von|da|dal|dalla)\s*$")
 ROLE_BEFORE = re.compile(r"\b(?:backer|investor|shareholder)\s+(?=[A-Z0-9])")
 SHAREHOLDER_HEADER = _rx(rf"^\s*(?:{_alt('shareholder_headers', _LATIN)})\s*[:：]?\s*$")
 SHARE_LINE = re.compile(rf"^\s*(?P<name>{NAME})\s*[:：|]\s*\d+(?:[.,]\d+)?\s*%")
-ROUND_CONTEXT = _rx(rf"\b(?:{_alt('round_context')})\b|{_alt('round_context', _CJK)}")
+ROUND_CONTEXT = re.compile(rf"\b{cue_pattern('names', 'round_context', _LATIN)}{_LETTER_AFTER}"
+                           rf"|{cue_pattern('names', 'round_context', _CJK)}")
 RIVAL_BEFORE = _rx(rf"\b(?:{_alt('rival_cues')})\s*(?:like|such\s+as|including|,|:)?\s*$")
+_RIVAL_WORD = re.compile(rf"{cue_pattern('names', 'rival_cues')}")
 
 
 def split_item(item: str) -> list[str]:
@@ -232,21 +404,14 @@ def _round_context(ctx: Context, si: int) -> bool:
     return any(ROUND_CONTEXT.search(x.low) for x in ctx.sents[max(0, si - 2):si + 1])
 
 
-def _hits(rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    for m in rx.finditer(text):
-        s = m.start()
-        if s and text[s].isascii() and text[s].isalpha() and text[s - 1].isascii() and text[s - 1].isalnum():
-            continue  # inside a word
-        yield m
-
-
 def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
     """Investors and shareholders named in the document, in order of first mention."""
     text = ctx.text
     found: list[tuple[int, str]] = []
 
     def add(names: list[str], pos: int, sent: _Sent) -> None:
-        if RIVAL_BEFORE.search(text[max(sent.start, pos - 40):pos]):
+        lo = max(sent.start, pos - 40)
+        if _RIVAL_WORD.search(ctx.low, lo, pos) and RIVAL_BEFORE.search(text[lo:pos]):
             return
         for k, raw in enumerate(names):
             name = canonical_name(raw)
@@ -261,30 +426,41 @@ def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
             return False  # "the platform owned by ByteDance": an ownership cue about someone else
         return not needs_round or _round_context(ctx, si)
 
-    for rx, needs_round in ((INV_FWD, True), (HOLD_FWD, False)):
-        for m in _hits(rx, text):
-            si = ctx.sent_index(m.start())
-            sent = ctx.sents[si]
-            if not usable(si, needs_round, None if needs_round else m.start()):
-                continue
-            lm = LIST_FWD.match(text, m.end(), sent.end)
-            if lm:
-                add(list_items(lm.group(0), backward=False), lm.start(), sent)
-    for rx, needs_round in ((INV_BACK, True), (HOLD_BACK, False), (APPOSITION, False)):
-        for m in rx.finditer(text):
-            si = ctx.sent_index(m.start())
-            sent = ctx.sents[si]
-            if not usable(si, needs_round):
-                continue
-            before = text[max(sent.start, m.start() - 200):m.start()]
+    cues = find_cues(ctx.low)
+    forward = [(m, True, False) for m in cues["investor_cues"]] + [(m, False, False) for m in cues["holder_cues"]]
+    for m in cues["investor_roles"]:  # "investors include", "10 cornerstone investors, including"
+        intro = _INTRO.match(ctx.low, m.end())
+        if intro:
+            forward.append((intro, True, True))
+    for m, needs_round, _ in forward:
+        si = ctx.sent_index(m.start())
+        sent = ctx.sents[si]
+        if not usable(si, needs_round, None if needs_round else m.start()):
+            continue
+        tail = _CUE_TAIL.match(text, m.end())
+        lm = LIST_FWD.match(text, tail.end() if tail else m.end(), sent.end)
+        if lm:
+            add(list_items(lm.group(0), backward=False), lm.start(), sent)
+    backward: list[tuple[int, bool]] = [(m.start(), True) for m in cues["investor_verbs"]
+                                        if not _NOT_BY.match(ctx.low, m.end())]
+    backward += [(m.start(), False) for m in cues["holder_verbs"]]
+    backward += [(m.start(), False) for m in APPOSITION.finditer(text)]
+    for pos, needs_round in backward:
+        si = ctx.sent_index(pos)
+        sent = ctx.sents[si]
+        if not usable(si, needs_round):
+            continue
+        lead = _VERB_LEAD.search(text, max(sent.start, pos - 80), pos)
+        start = lead.start() if lead else pos
+        before = text[max(sent.start, start - 200):start]
+        lm = LIST_BACK.search(before)
+        ap = APPOSITION_BY.search(before, 0, lm.start()) if lm else None
+        if lm and ap:
+            # "Fundo X, controlada pela Administração Y, é dona de parte": the owner is X, not Y
+            before = before[:ap.start()]
             lm = LIST_BACK.search(before)
-            ap = APPOSITION_BY.search(before, 0, lm.start()) if lm else None
-            if lm and ap:
-                # "Fundo X, controlada pela Administração Y, é dona de parte": the owner is X, not Y
-                before = before[:ap.start()]
-                lm = LIST_BACK.search(before)
-            if lm:
-                add(list_items(lm.group(0), backward=True), m.start() - len(before) + lm.start(), sent)
+        if lm:
+            add(list_items(lm.group(0), backward=True), start - len(before) + lm.start(), sent)
     for m in BACKED.finditer(text):  # "Tencent-backed", "Tencent Holdings (OTC:TCEHY) Ltd.-backed"
         si = ctx.sent_index(m.start())
         sent = ctx.sents[si]
@@ -350,7 +526,8 @@ def _cjk_investors(ctx: Context, found: list[tuple[int, str]], aliases: frozense
 
 # ---------------------------------------------------------------- cloud partners
 
-PARTNER_CUE = _rx(rf"\b(?:{_alt('partner_cues', _LATIN)})\b|{_alt('partner_cues', _CJK)}")
+PARTNER_CUE = re.compile(rf"\b{cue_pattern('names', 'partner_cues', _LATIN)}{_LETTER_AFTER}"
+                         rf"|{cue_pattern('names', 'partner_cues', _CJK)}")
 
 
 _AS_CUSTOMER_AFTER = re.compile(r"[^。；，.;]{0,12}?等[^。；，]{0,10}?(?:企业|企業|客户|客戶|公司|品牌)")
@@ -387,8 +564,9 @@ def cloud_partners(ctx: Context, providers: tuple[str, ...]) -> list[str]:
             continue
         if not PARTNER_CUE.search(sent.low):
             continue
-        if (INV_BACK.search(sent.text) or INV_FWD.search(sent.text) or HOLD_FWD.search(sent.text)
-                or RIVAL_BEFORE.search(ctx.text[max(sent.start, pos - 40):pos])):
+        cues = find_cues(ctx.low)
+        if (any(sent.start <= h.start() < sent.end for c in ("investor_cues", "investor_verbs", "holder_cues")
+                for h in cues[c]) or RIVAL_BEFORE.search(ctx.text[max(sent.start, pos - 40):pos])):
             continue  # named as an investor or a rival here, not as a host
         if _AS_CUSTOMER_AFTER.match(ctx.text, pos + len(prov)) or _AS_CUSTOMER_BEFORE.search(
                 ctx.text[max(sent.start, pos - 80):pos]):
