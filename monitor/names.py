@@ -364,7 +364,14 @@ def list_items(span: str, backward: bool) -> list[str]:
 
 # ---------------------------------------------------------------- CJK lists
 
-_CJK_BOUND = r"(?:^|[，,；;。！？\n：:]|(?<=前|后|後|外|中))"
+# where a CJK name can start: after punctuation, "IPO 前," ..., the Japanese topic particle, or a space in
+# Korean, which separates words
+_CJK_BOUND = r"(?:^|[，,；;。！？\n：:、]|(?<=前|后|後|外|中|は)|(?<=[\uac00-\ud7af]\s))"
+# a particle after a name ends it: "テンセントが主導", "バイドゥが含まれる" (Japanese: the rest of the clause goes
+# too); "텐센트가" (Korean: only the particle)
+_JA_PARTICLE_TAIL = re.compile(rf"(?<=[^\W\d_])(?:{_alt('name_particles', ('ja',))})[\u3040-\u309f\u4e00-\u9fff]*$")
+_KO_PARTICLE_END = re.compile(rf"(?<=[\uac00-\ud7af])(?:{_alt('name_particles', ('ko',))})$")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
 _CJK_SEG = r"[^，。；：,;:！？\n]"
 CN_SPLIT = re.compile(_alt("list_separators", _CJK))
 _OWNER_PREFIX = re.compile(rf"^.{{1,8}}?(?:{_alt('owner_prefixes', _CJK)})")
@@ -511,13 +518,18 @@ def _cjk_investors(ctx: Context, found: list[tuple[int, str]], aliases: frozense
         if ctx.sents[si].speculative or not _window_names_entity(ctx, si):
             continue
         seg = next((g for g in m.groups() if g), "")
-        if m.group("h") and not (m.group(0).endswith("持股") or "快手" in ctx.text[m.end():m.end() + 6]
-                                 or any(a in ctx.text[m.end():m.end() + 12] for a in aliases if not a.isascii())):
-            continue  # "持有" something else
+        after = ctx.text[m.end():m.end() + 16]
+        if m.group("h") and not ("%" in m.group(0) or m.group(0).endswith(("持股", "出資", "出资"))
+                                 or "%" in after or any(a in after for a in aliases if not a.isascii())):
+            continue  # "持有" something else than a stake in the company
         for part in CN_SPLIT.split(seg):
             part = _CN_TAIL.sub("", part.strip())
             part = re.sub(r"(?:等|等机构|等多家机构|机构|公司|基金等)$", "", part)
             part = _OWNER_PREFIX.sub("", part).strip()
+            if _HANGUL.search(part):
+                part = part.split()[-1] if part.split() else part  # Korean: the name is the word before the verb
+            if len(part) > 2:
+                part = (_KO_PARTICLE_END if _HANGUL.search(part) else _JA_PARTICLE_TAIL).sub("", part).strip()
             if part:
                 name = canonical_name(part)
                 if is_name(name, aliases) and len(name) <= 30:
