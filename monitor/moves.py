@@ -43,6 +43,9 @@ BARE_VERSION = re.compile(
 _SUBJECTLESS_OK = frozenset("the a an its this that these those their his her our".split())
 _CLAUSE_BREAK = re.compile(r"[,;:—–()（），；：]\s|[，；：（）—]")
 _LEADING_JOINER = re.compile(r"^(?:and|but|while|as|also|then|，|,|;|而且|并且|並且|并|並|同时|同時)\s*", re.I)
+_NOT_PRICING = re.compile(rules.alternation("names", "pricing_not"), re.IGNORECASE)
+_SINCE_LAUNCH = re.compile(rules.alternation("names", "since_launch_after"), re.IGNORECASE)
+_SINCE_LAUNCH_BEFORE = re.compile(rules.alternation("names", "since_launch_before") + r"\s*$", re.IGNORECASE)
 _LIST_SPLIT = re.compile(r"、|，|,|以及|和|及")
 
 
@@ -123,7 +126,9 @@ def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
 
 
 def product_moves(ctx: Context) -> list[ProductMove]:
-    """Every product move the document reports, in text order; one per (kind, model or clause)."""
+    """Every product move the document reports, in text order: one per model launched, per partner named in
+    a list of integrations and per milestone sentence; one api, pricing, integration or expansion move per
+    document otherwise (a story repeats its move; the ledger needs it once)."""
     moves: list[tuple[int, ProductMove]] = []
     keys: set[tuple[str, str]] = set()
     for kind in KINDS:
@@ -136,7 +141,11 @@ def product_moves(ctx: Context) -> list[ProductMove]:
             what = _clause(sent, rs, re_)
             found: list[tuple[str, str]]
             if kind == "model_launch":
+                if _SINCE_LAUNCH.match(ctx.low, m.end()) or _SINCE_LAUNCH_BEFORE.search(ctx.low, sent.start, m.start()):
+                    continue  # "自2024年6月发布以来", "10 months after launch": the launch is background
                 found = _launches(ctx, si, m)
+            elif kind == "pricing" and _NOT_PRICING.search(sent.low):
+                continue  # a target price, a share or offer price: markets, not the product's pricing
             elif kind == "integration" and re.search(r"合作案例", m.group(0)):
                 # "通过《逆水寒》手游、设计领域Agent Lovart、创意素材平台Freepik等合作案例": one per partner
                 head = re.sub(r"^.*?(?:通过|通過|包括|如)", "", sent.text[:rs])
@@ -149,7 +158,7 @@ def product_moves(ctx: Context) -> list[ProductMove]:
                     continue  # the parent's traffic records are figures, not Kling milestones
                 found = [(f"sentence {si}", what)]
             else:
-                found = [(what, what)]
+                found = [("", what)]  # once per document
             for key, w in found:
                 if (kind, key) in keys:
                     continue
