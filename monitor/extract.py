@@ -678,7 +678,7 @@ def extract(doc: Document, watch: Watchlist | None = None) -> Extraction:
     ctx = _build_ctx(text, match.mentions, w, doc.published)
     facts = _dedupe_facts(_facts(ctx))
     investors = names.investors(ctx, ctx.wre.alias_names)
-    clouds = names.cloud_partners(ctx, w.cloud_providers)
+    clouds = names.cloud_partners(ctx, w.cloud_providers, doc.url)
     product_moves = moves.product_moves(ctx)
     return Extraction(
         source=doc.source,

@@ -249,7 +249,7 @@ def reports_news(facts: Sequence[Fact], investors: Sequence[str], cloud_partners
     """Relevant means the story reports something tracked: a figure, an investor, a partner or a product
     move. A story that only names Kling (a contest, a tutorial, a comparison) is not. When the extractor
     read no figure, an amount beside a metric word near a mention ("收入 ... 356 億元") still counts."""
-    if investors or cloud_partners or product_moves or any(not f.speculative for f in facts):
+    if investors or cloud_partners or product_moves or any(f.kind in NEWS_KINDS and not f.speculative for f in facts):
         return True
     for m in mentions:
         near = text[max(0, m.start - NEWS_REACH):m.end + NEWS_REACH]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from monitor import rules
 
@@ -565,10 +566,27 @@ def provider_hits(text: str, providers: tuple[str, ...]) -> list[tuple[int, str]
     return [(i, p) for i, _, p in sorted(hits)]
 
 
-def cloud_partners(ctx: Context, providers: tuple[str, ...]) -> list[str]:
+def _host_provider(url: str | None, providers: tuple[str, ...]) -> str | None:
+    """The provider whose own site the page is on ("runware.ai/docs/models/klingai-video-o1-pro")."""
+    if not url or "://" not in url:
+        return None
+    labels = (urlsplit(url).hostname or "").lower().split(".")
+    site = labels[-2] if len(labels) >= 2 else ""
+    for p in providers:
+        if p.isascii() and re.sub(r"[^a-z0-9]", "", p.lower().split(".")[0]) == site and len(site) >= 3:
+            return p
+    return None
+
+
+def cloud_partners(ctx: Context, providers: tuple[str, ...], url: str | None = None) -> list[str]:
     """Providers that host, serve or distribute Kling's models: a provider and a partner cue in a sentence
-    about Kling (or right after one, on a page about it); not an investor, rival or a hedge."""
+    about Kling (or right after one, on a page about it), or a provider's own model or API page about Kling;
+    not an investor, rival or a hedge."""
     out: list[str] = []
+    host = _host_provider(url, providers)
+    if host and any(m.entity == "Kling" for m in ctx.mentions) and (
+            find_cues(ctx.low)["api_cues"] or find_cues(ctx.low)["pricing_cues"] or PARTNER_CUE.search(ctx.low)):
+        out.append(canonical_name(host))
     for pos, prov in provider_hits(ctx.text, providers):
         si = ctx.sent_index(pos)
         sent = ctx.sents[si]
