@@ -428,7 +428,10 @@ def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
 
     def usable(si: int, needs_round: bool, cue_pos: int | None = None) -> bool:
         sent = ctx.sents[si]
-        if sent.speculative or not _window_names_entity(ctx, si):
+        # an ownership statement opening its sentence ("… 22% do capital está nas mãos da Tencent") is about
+        # the company the story is about, even a few paragraphs after its name
+        reach = 1500 if cue_pos is not None and cue_pos - sent.start <= 30 else 500
+        if sent.speculative or not _window_names_entity(ctx, si, reach=reach):
             return False
         if cue_pos is not None and cue_pos - sent.start > 30 and not ctx.mentions_in(sent.start, sent.end):
             return False  # "the platform owned by ByteDance": an ownership cue about someone else
