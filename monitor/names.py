@@ -412,6 +412,33 @@ def _round_context(ctx: Context, si: int) -> bool:
     return any(ROUND_CONTEXT.search(x.low) for x in ctx.sents[max(0, si - 2):si + 1])
 
 
+# a passive cue ("backed by", "led by", "apoyada por") whose subject comes before it
+_AGENT_CUE = re.compile(r"(?:\b(?:by|from|por|pela|pelo|par|von|da|с)|由)\s*:?\s*$", re.IGNORECASE)
+_NOT_INVESTORS_AFTER = re.compile(rf"\s*,?\s*{cue_pattern('names', 'not_investors_after', _LATIN)}", re.IGNORECASE)
+
+
+def _other_subject(ctx: Context, sent: _Sent, pos: int, aliases: frozenset[str], known: set[str]) -> bool:
+    """The company a passive cue is about (the list of names nearest before it in its sentence) is none of
+    the watched ones. Investors already found are transparent ("led by Tencent and Alibaba, with
+    participation from ...")."""
+    other = False
+    prev_start: int | None = None
+    for nm in reversed(list(NAME_RE.finditer(ctx.text, max(sent.start, pos - 120), pos))):
+        name = canonical_name(nm.group(0))
+        low = name.lower()
+        if low in NOT_NAMES or low.endswith("-based") or low.split()[0] in NOT_NAMES or len(low) < 2:
+            continue
+        if prev_start is not None and not re.fullmatch(_SEP, ctx.text[nm.end():prev_start]):
+            break  # the list nearest the cue has ended
+        prev_start = nm.start()
+        if name in known:
+            continue
+        if low in aliases or any(a in low.split() for a in aliases if a.isascii() and len(a) > 3):
+            return False
+        other = True
+    return other
+
+
 def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
     """Investors and shareholders named in the document, in order of first mention."""
     text = ctx.text
@@ -443,13 +470,18 @@ def investors(ctx: Context, aliases: frozenset[str]) -> list[str]:
         intro = _INTRO.match(ctx.low, m.end())
         if intro:
             forward.append((intro, True, True))
+    forward.sort(key=lambda f: f[0].start())
     for m, needs_round, _ in forward:
         si = ctx.sent_index(m.start())
         sent = ctx.sents[si]
         if not usable(si, needs_round, None if needs_round else m.start()):
             continue
+        if _AGENT_CUE.search(m.group(0)) and _other_subject(ctx, sent, m.start(), aliases, {n for _, n in found}):
+            continue  # "ByteDance, which is backed by Sequoia": the cue is about another company
         tail = _CUE_TAIL.match(text, m.end())
         lm = LIST_FWD.match(text, tail.end() if tail else m.end(), sent.end)
+        if lm and _NOT_INVESTORS_AFTER.match(text, lm.end()):
+            continue  # "led by Morgan Stanley and CICC as joint sponsors": banks, not investors
         if lm:
             add(list_items(lm.group(0), backward=False), lm.start(), sent)
     backward: list[tuple[int, bool]] = [(m.start(), True) for m in cues["investor_verbs"]
