@@ -16,7 +16,7 @@ import re
 
 from monitor import rules
 from monitor.models import ProductMove
-from monitor.names import CJK_CUE_RX, CUE_RX, Context, _Sent, find_cues
+from monitor.names import NAME_RE, NOT_NAMES, Context, _Sent, canonical_name, find_cues
 
 KINDS = ("model_launch", "api", "pricing", "integration", "expansion", "milestone")
 
@@ -92,10 +92,26 @@ def _subject_ok(ctx: Context, si: int, cue_pos: int, kind: str) -> bool:
     return not caps
 
 
-def _kling_near(ctx: Context, sent: _Sent, pos: int, span: int = 40) -> bool:
-    """Kling itself (not only its parent) named within `span` characters of the cue."""
-    return any(m.entity == "Kling" and abs(m.start - pos) <= span
-               for m in ctx.mentions_in(sent.start, sent.end))
+def _kling_near(ctx: Context, sent: _Sent, cue: re.Match[str], span: int = 100) -> bool:
+    """Kling itself (not only its parent) is what the launch cue is about: named within `span` characters
+    of it with no other company's name in between ("Runway released Gen-4 while Kling AI ..." is not)."""
+    for mn in ctx.mentions_in(sent.start, sent.end):
+        if mn.entity != "Kling":
+            continue
+        if mn.end <= cue.start() and cue.start() - mn.end <= span:
+            lo, hi, skip = mn.end, cue.start(), mn.end + 1
+        elif mn.start >= cue.end() and mn.start - cue.end() <= span:
+            lo, hi, skip = cue.end(), mn.start, -1
+        else:
+            continue
+        between = [n for n in NAME_RE.finditer(ctx.text, lo, hi)
+                   if n.start() > skip  # words right after the mention are the product's name ("Kling Video")
+                   and re.match(r"[A-Z][a-z]", n.group(0))  # a name ("Runway", "OpenAI"), not "48FPS" or "AI"
+                   and not ctx.mentions_in(n.start(), n.end())
+                   and canonical_name(n.group(0)).lower() not in NOT_NAMES]
+        if not between:
+            return True
+    return False
 
 
 def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
@@ -116,10 +132,8 @@ def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
         head = VERSION.search(ctx.text[:300])  # "# Kling VIDEO O1 Pro" ... "Release Date: December 1, 2025"
         if head:
             out.append((0, _version_key(head), head.group(0)))
-    lo, hi = max(sent.start, m.start() - 20), min(sent.end, m.end() + 20)
-    app = CUE_RX["expansion_cues"].search(ctx.low, lo, hi) or (
-        "expansion_cues" in CJK_CUE_RX and CJK_CUE_RX["expansion_cues"].search(ctx.low, lo, hi))
-    if not out and _kling_near(ctx, sent, m.start(), 100) and not app:
+    app = any(h.start() < m.end() + 20 and m.start() - 20 < h.end() for h in find_cues(ctx.low)["expansion_cues"])
+    if not out and _kling_near(ctx, sent, m) and not app:
         out.append((0, "Kling", "Kling"))  # "launched Kling"; not "launched a standalone Kling app" (an expansion)
     return [(k, re.sub(r"\s+", " ", w.replace("可灵", "Kling ").replace("可靈", "Kling ")).strip())
             for _, k, w in sorted(out)]
