@@ -198,9 +198,9 @@ def match_text(text: str, watch: Watchlist) -> Match:
             raw.append((m.start(), m.end(), comp.alias_entity[alias.lower()], alias))
     if comp.cjk is not None and _CJK_RE.search(text) is not None:
         for m in comp.cjk.finditer(text):
-            if _HANGUL.match(m.group(0)) and (
-                    (m.start() > 0 and _HANGUL.match(text, m.start() - 1)) or _CJK_COLLISIONS.match(text, m.end())):
-                continue  # "사이클링" (cycling), "클링온" (Klingon): inside another Korean word
+            if _CJK_COLLISIONS.match(text, m.end()) or (
+                    _HANGUL.match(m.group(0)) and m.start() > 0 and _HANGUL.match(text, m.start() - 1)):
+                continue  # "可灵活" (can flexibly), "사이클링" (cycling), "클링온" (Klingon): another word
             raw.append((m.start(), m.end(), comp.alias_entity[m.group(0).lower()], m.group(0)))
     if not raw:
         return Match(relevant=False, entities=(), mentions=())
