@@ -228,11 +228,6 @@ def match_text(text: str, watch: Watchlist) -> Match:
     return Match(relevant=bool(mentions), entities=tuple(seen), mentions=tuple(mentions))
 
 
-# Fact kinds that make a story news on their own ("other" figures, specs and prices do not).
-NEWS_KINDS = frozenset({"round_size", "valuation", "capex", "revenue", "users", "investment", "stake",
-                        "videos_generated"})
-
-
 _LATIN_LANGS = ("en", "de", "es", "pt", "fr", "it", "ru")
 _CJK_LANGS = ("zh", "ja", "ko")
 _NEWS_WORD = re.compile(rf"(?<![A-Za-z])(?:{rules.alternation('names', 'news_words', _LATIN_LANGS)})(?![A-Za-z])"
@@ -246,10 +241,10 @@ NEWS_REACH = 250  # characters around a mention searched for a figure and what i
 
 def reports_news(facts: Sequence[Fact], investors: Sequence[str], cloud_partners: Sequence[str],
                  product_moves: Sequence[ProductMove], text: str = "", mentions: Sequence[Mention] = ()) -> bool:
-    """Relevant means the story reports something tracked: a figure, an investor, a partner or a product
-    move. A story that only names Kling (a contest, a tutorial, a comparison) is not. When the extractor
-    read no figure, an amount beside a metric word near a mention ("收入 ... 356 億元") still counts."""
-    if investors or cloud_partners or product_moves or any(f.kind in NEWS_KINDS and not f.speculative for f in facts):
+    """Relevant means the story reports something tracked: a figure the extractor read, an investor, a partner
+    or a product move. A story that only names Kling (a contest, a tutorial, a comparison) is not. When the
+    extractor read no figure, an amount beside a metric word near a mention ("收入 ... 356 億元") still counts."""
+    if investors or cloud_partners or product_moves or any(not f.speculative for f in facts):
         return True
     for m in mentions:
         near = text[max(0, m.start - NEWS_REACH):m.end + NEWS_REACH]

@@ -426,8 +426,9 @@ def _other_subject(ctx: Context, sent: _Sent, pos: int, aliases: frozenset[str],
     for nm in reversed(list(NAME_RE.finditer(ctx.text, max(sent.start, pos - 120), pos))):
         name = canonical_name(nm.group(0))
         low = name.lower()
-        if low in NOT_NAMES or low.endswith("-based") or low.split()[0] in NOT_NAMES or len(low) < 2:
-            continue
+        if (low in NOT_NAMES or low.endswith("-based") or low.split()[0] in NOT_NAMES or len(low) < 2
+                or not re.match(r"[A-Z][a-z]", name)):
+            continue  # not a company's name ("China-based", "RMB", "The")
         if prev_start is not None and not re.fullmatch(_SEP, ctx.text[nm.end():prev_start]):
             break  # the list nearest the cue has ended
         prev_start = nm.start()
