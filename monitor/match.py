@@ -268,4 +268,4 @@ def reseller_host(url: str | None, watch: Watchlist) -> bool:
     site = labels[-3] if len(labels) >= 3 and labels[-2] in ("co", "com", "net", "org") else labels[-2] if len(labels) >= 2 else host
     brands = {a.lower().replace(" ", "") for e in watch.entities for a in (e.name, *e.aliases)
               if a.isascii() and a.replace(" ", "").isalpha() and len(a) >= 5}
-    return any(b in site for b in brands)
+    return any(site.startswith(b) or re.search(rf"[-\d]{re.escape(b)}", site) for b in brands)  # not "sprinkling"

@@ -201,7 +201,7 @@ def cue_pattern(section: str, concept: str, langs: tuple[str, ...] | None = None
 CANONICAL: dict[str, str] = {k.lower(): v for k, v in rules.table("names", "canonical").items()}
 NOT_NAMES = frozenset(w.lower() for w in rules.words("names", "not_names"))
 OUTLETS = frozenset(w.lower() for w in rules.words("names", "outlets"))
-_PLACES = frozenset("china hong singapore japan korea india asia europe beijing shanghai".split())
+_PLACES = frozenset(w.lower() for w in rules.words("names", "place_words"))  # "China Asset Management"
 _SUFFIXES = re.compile(r"(?:,?\s+(?:Inc\.?|Ltd\.?|Limited|Co\.?|Corp\.?|Corporation|Holdings?|PLC|LLC|L\.P\.|"
                        r"S\.?A\.?|AG|GmbH|SpA))+\.?$")
 _TICKER = re.compile(r"\s*[(（]\s*(?:[A-Z]{2,6}\s*:\s*[A-Z0-9.]{1,8}|[A-Z0-9.]{1,8}\s*:\s*[A-Z]{2,6})\s*[)）]")
@@ -267,7 +267,7 @@ NAME_RE = re.compile(NAME)
 _DESC_RE = re.compile(rf"^{_DESC}")
 
 _LETTER_AFTER = r"(?![a-zà-ÿа-яё])"
-# cue concepts found in one pass over the lower-cased text (find_cues); moves.py adds its kinds' cues
+# cue concepts found in one pass over the lower-cased text (find_cues), investors' and product moves'
 CUE_CONCEPTS = ("investor_cues", "holder_cues", "investor_verbs", "holder_verbs", "investor_roles",
                 "launch_cues", "api_cues", "pricing_cues", "integration_cues", "expansion_cues", "milestone_cues")
 CUE_RX: dict[str, re.Pattern[str]] = {c: re.compile(cue_pattern("names", c, _LATIN) + _LETTER_AFTER) for c in CUE_CONCEPTS}
