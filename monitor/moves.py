@@ -82,7 +82,7 @@ def _subject_ok(ctx: Context, si: int, cue_pos: int, kind: str) -> bool:
     if ctx.mentions_in(sent.start, sent.end):
         return True
     if kind in ("model_launch", "api", "pricing", "integration") and _short_page(ctx):
-        return True
+        return not _other_actor(ctx, sent.start, sent.end)  # "OpenAI opened its Sora API" is OpenAI's
     if si == 0 or not ctx.mentions_in(ctx.sents[si - 1].start, ctx.sents[si - 1].end):
         return False
     # carry the previous sentence's subject only when this one names nobody else
@@ -104,14 +104,31 @@ def _kling_near(ctx: Context, sent: _Sent, cue: re.Match[str], span: int = 100) 
             lo, hi, skip = cue.end(), mn.start, -1
         else:
             continue
-        between = [n for n in NAME_RE.finditer(ctx.text, lo, hi)
-                   if n.start() > skip  # words right after the mention are the product's name ("Kling Video")
-                   and re.match(r"[A-Z][a-z]", n.group(0))  # a name ("Runway", "OpenAI"), not "48FPS" or "AI"
-                   and not ctx.mentions_in(n.start(), n.end())
-                   and canonical_name(n.group(0)).lower() not in NOT_NAMES]
-        if not between:
+        if not _other_company(ctx, lo, hi, skip):
             return True
     return False
+
+
+def _other_actor(ctx: Context, lo: int, hi: int) -> bool:
+    """Another company acts in text[lo:hi]: a name that owns something or does something ("OpenAI opened",
+    "Runway's"), not a capitalised label on a model page ("Status: api-only", "Release Date")."""
+    for n in NAME_RE.finditer(ctx.text, lo, hi):
+        if ctx.mentions_in(n.start(), n.end()) or canonical_name(n.group(0)).lower() in NOT_NAMES:
+            continue
+        if _ACTS.match(ctx.text, n.end()) or re.search(r"[a-z][A-Z]", n.group(0)):
+            return True
+    return False
+
+
+_ACTS = re.compile(r"['’]s\b|\s+(?:has\s+|have\s+|also\s+)?[a-z]+(?:ed|es|s)\b(?!\s*:)")
+
+
+def _other_company(ctx: Context, lo: int, hi: int, skip: int = -1) -> bool:
+    """A company other than the watched ones is named in text[lo:hi] ("Runway", "OpenAI"; not "48FPS", "AI",
+    an ordinary capitalised word, or a name starting at `skip`, right after a mention: "Kling Video")."""
+    return any(n.start() > skip and re.match(r"[A-Z][a-z]", n.group(0)) and not ctx.mentions_in(n.start(), n.end())
+               and canonical_name(n.group(0)).lower() not in NOT_NAMES and n.group(0).split()[0].lower() not in NOT_NAMES
+               for n in NAME_RE.finditer(ctx.text, lo, hi))
 
 
 def _launches(ctx: Context, si: int, m: re.Match[str]) -> list[tuple[str, str]]:
