@@ -549,8 +549,22 @@ def _shareholder_lines(ctx: Context, add) -> None:  # noqa: ANN001 - the caller'
         pos += len(line) + 1
 
 
+# words one of which every CN_INV pattern contains: a sentence without any is not searched (CN_INV is slow)
+_CN_KEYS = tuple(dict.fromkeys(_head(lower_pattern(x))[0] for c in (
+    "lead_verbs", "by_verbs", "investor_nouns", "role_nouns", "holding_verbs", "receive_verbs", "join_verbs")
+    for e in rules.words("names", c, _CJK) for a in split_alts(e) for x in expand(a)))
+
+
+def _cn_matches(ctx: Context) -> list[re.Match[str]]:
+    out: list[re.Match[str]] = []
+    for sent in ctx.sents:
+        if any(k and k in sent.text for k in _CN_KEYS):
+            out.extend(CN_INV.finditer(ctx.text, max(0, sent.start - 1), sent.end))  # the boundary before it too
+    return out
+
+
 def _cjk_investors(ctx: Context, found: list[tuple[int, str]], aliases: frozenset[str]) -> None:
-    for m in CN_INV.finditer(ctx.text):
+    for m in _cn_matches(ctx):
         si = ctx.sent_index(m.start())
         if ctx.sents[si].speculative or not _window_names_entity(ctx, si):
             continue
