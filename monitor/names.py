@@ -606,9 +606,11 @@ def provider_hits(text: str, providers: tuple[str, ...]) -> list[tuple[int, str]
         i = text.find(p)
         while i >= 0:
             j = i + len(p)
+            # ASCII neighbours only: "fal.aiのAPI", "Replicate를" (a Japanese or Korean particle) still bound it
             bounded = not p.isascii() or (
-                (i == 0 or not text[i - 1].isalnum()) and (j >= len(text) or not (text[j].isalnum() or (
-                    text[j] == "." and j + 1 < len(text) and text[j + 1].isalpha())))
+                (i == 0 or not (text[i - 1].isascii() and text[i - 1].isalnum())) and (j >= len(text) or not (
+                    (text[j].isascii() and text[j].isalnum())
+                    or (text[j] == "." and j + 1 < len(text) and text[j + 1].isascii() and text[j + 1].isalpha())))
             )
             if bounded and not any(s <= i < e or s < j <= e for s, e, _ in hits):
                 hits.append((i, j, p))
