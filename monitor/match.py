@@ -9,11 +9,16 @@ Every decision keeps its evidence as `Mention`s. Regexes are compiled once per W
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from monitor.models import Match, Mention
+from monitor import rules
+from monitor.models import Fact, Match, Mention, ProductMove
+from monitor.names import trie_alternation
 
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # any CJK/Hangul character
 
@@ -38,28 +43,19 @@ def default_watchlist() -> Watchlist:
         entities=(
             WatchEntity(
                 "Kling",
-                ("Kling AI", "Kling", "Keling", "Beijing Keling", "Keling AI", "可灵", "可靈", "可灵AI", "可靈AI"),
-                ambiguous=("Kling", "Keling"),
+                ("Kling AI", "Kling", "Keling", "Beijing Keling", "Keling AI", "可灵", "可靈", "可灵AI", "可靈AI",
+                 "클링", "커링", "クリング"),
+                ambiguous=("Kling", "Keling", "커링"),
             ),
             WatchEntity(
                 "Kuaishou",
                 ("Kuaishou", "Kuaishou Technology", "Kwai", "快手", "快手科技", "1024.HK", "01024", "HKEX: 1024",
-                 "HKG: 1024"),
+                 "HKG: 1024", "콰이쇼우", "콰이서우", "콰이셔우", "クアイショウ"),
                 ambiguous=("Kwai",),
             ),
         ),
-        context_words=(
-            "AI", "A.I.", "artificial intelligence", "video", "videos", "model", "models", "generative", "text-to-video",
-            "image-to-video", "Kuaishou", "Sora", "Veo", "Runway", "diffusion", "generation", "generator", "clip",
-            "clips", "prompt", "prompts", "creator", "creators", "short-video", "livestreaming", "app", "funding",
-            "valuation", "视频", "視頻", "影片", "模型", "大模型", "人工智能", "生成", "短视频",
-        ),
-        cloud_providers=(
-            "Alibaba Cloud", "Aliyun", "Tencent Cloud", "Baidu AI Cloud", "Baidu Cloud", "Huawei Cloud",
-            "Volcano Engine", "Volcengine", "AWS", "Amazon Web Services", "Amazon Bedrock", "Google Cloud",
-            "Vertex AI", "Microsoft Azure", "Azure", "Oracle Cloud", "Oracle", "IBM Cloud", "Alibaba Cloud Model Studio",
-            "阿里云", "阿里雲", "腾讯云", "騰訊雲", "百度智能云", "百度智能雲", "华为云", "華為雲", "火山引擎",
-        ),
+        context_words=tuple(rules.words("names", "context_words")),  # monitor/rules/*.toml
+        cloud_providers=tuple(rules.words("names", "cloud_providers")),  # monitor/rules/*.toml
     )
 
 
@@ -74,12 +70,7 @@ _NOT_FIRST_NAMES = frozenset(
     meet introducing inside behind then now first next last new try tried tested testing compare compared
     will would could should may might can does did do if unlike including include includes plus""".split()
 )
-_TITLES = frozenset(
-    """mr mrs ms miss dr prof professor senator sen rep representative congressman congresswoman judge justice
-    coach gov governor mayor president chancellor minister secretary general gen col colonel capt captain lt
-    sgt officer detective sheriff pastor rev father sister brother uncle aunt sir dame lord lady herr frau
-    attorney councilman councilwoman councillor""".split()
-)
+_TITLES = frozenset(w.lower() for w in rules.words("names", "person_titles"))  # monitor/rules/*.toml
 # After the alias: reporting verbs (a person speaking) or a firm's name shape ("Kling & Partners").
 _PERSON_AFTER = re.compile(
     r"^(?:,\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,3}(?:senator|lawyer|attorney|professor|spokes(?:man|woman|person)|"
@@ -95,8 +86,10 @@ _FIRM_AFTER = re.compile(
     r"Attorneys|Realty|Construction|Plumbing|Motors|Insurance|Family|Foundation|Hall|Street|Avenue|Road|Park|"
     r"School|Brothers|Bros\.?)\b)",
 )
-# Well-known collisions that no context rescues (Hong Kong districts named Kwai ...).
-_COLLISIONS = re.compile(r"\s+(?:Chung|Fong|Tsing|Hing|Shing|Chung's)\b")
+# Well-known collisions that no context rescues (Hong Kong districts named Kwai, Kraftwerk's Kling Klang ...).
+_COLLISIONS = re.compile(rules.alternation("names", "collision_after", ("en", "de", "es", "pt", "fr", "it", "ru")))
+_CJK_COLLISIONS = re.compile(rules.alternation("names", "collision_after", ("zh", "ja", "ko")))
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +100,8 @@ class _Compiled:
     ambiguous: frozenset[str]  # lower-cased
     context: re.Pattern[str] | None
     entity_order: tuple[str, ...]
+    context_low: re.Pattern[str] | None = None  # the same words for lower-cased text: ~10x faster to scan
+    latin_low: re.Pattern[str] | None = None  # the Latin aliases for lower-cased text
 
 
 def _is_cjk(s: str) -> bool:
@@ -150,6 +145,12 @@ def compile_watchlist(watch: Watchlist) -> _Compiled:
         ambiguous=frozenset(ambiguous),
         context=re.compile("|".join(ctx_parts), re.IGNORECASE) if ctx_parts else None,
         entity_order=tuple(e.name for e in watch.entities),
+        context_low=re.compile("|".join(
+            ([r"\b" + trie_alternation([re.escape(w.lower()) for w in ctx_latin]) + r"(?![a-z0-9_à-ÿ])"]
+             if ctx_latin else []) + ([trie_alternation([re.escape(w) for w in ctx_cjk])] if ctx_cjk else [])))
+        if ctx_parts else None,
+        latin_low=re.compile(r"(?<![a-z0-9_à-ÿ])" + trie_alternation([re.escape(a.lower()) for a in latin])
+                             + r"(?![a-z0-9_à-ÿ])") if latin else None,
     )
 
 
@@ -187,26 +188,35 @@ def match_text(text: str, watch: Watchlist) -> Match:
     """Find watchlist entities in `text`; the Match keeps each accepted alias and its offsets."""
     comp = compile_watchlist(watch)
     raw: list[tuple[int, int, str, str]] = []  # start, end, entity, alias as written
+    low = text.lower()
+    fast = len(low) == len(text) and comp.latin_low is not None
     if comp.latin is not None:
-        for m in comp.latin.finditer(text):
-            alias = m.group(0)
-            if _COLLISIONS.match(text, m.end()) and alias.lower() == "kwai":
+        for m in (comp.latin_low.finditer(low) if fast and comp.latin_low is not None else comp.latin.finditer(text)):
+            alias = text[m.start():m.end()]
+            if alias.lower() in comp.ambiguous and _COLLISIONS.match(text, m.end()):
                 continue
             raw.append((m.start(), m.end(), comp.alias_entity[alias.lower()], alias))
     if comp.cjk is not None and _CJK_RE.search(text) is not None:
         for m in comp.cjk.finditer(text):
+            if _CJK_COLLISIONS.match(text, m.end()) or (
+                    _HANGUL.match(m.group(0)) and m.start() > 0 and _HANGUL.match(text, m.start() - 1)):
+                continue  # "可灵活" (can flexibly), "사이클링" (cycling), "클링온" (Klingon): another word
             raw.append((m.start(), m.end(), comp.alias_entity[m.group(0).lower()], m.group(0)))
     if not raw:
         return Match(relevant=False, entities=(), mentions=())
     raw.sort()
     sure = [r for r in raw if r[3].lower() not in comp.ambiguous]
     mentions: list[Mention] = []
+    context_at: list[int] | None = None  # where context words are, found once for all ambiguous mentions
     for start, end, entity, alias in raw:
         if alias.lower() in comp.ambiguous:
             if _looks_like_other_name(text, start, end, comp):
                 continue
-            near = text[max(0, start - 200):end + 200]
-            has_context = comp.context is not None and comp.context.search(near) is not None
+            if context_at is None:
+                rx, where = (comp.context_low, low) if len(low) == len(text) else (comp.context, text)
+                context_at = [c.start() for c in rx.finditer(where)] if rx is not None else []
+            i = bisect.bisect_left(context_at, max(0, start - 200))
+            has_context = i < len(context_at) and context_at[i] < end + 200
             beside_other = any(s[2] != entity or s[3].lower() not in comp.ambiguous for s in sure)
             if not (has_context or beside_other):
                 continue
@@ -216,3 +226,46 @@ def match_text(text: str, watch: Watchlist) -> Match:
         if mn.entity not in seen:
             seen.append(mn.entity)
     return Match(relevant=bool(mentions), entities=tuple(seen), mentions=tuple(mentions))
+
+
+_LATIN_LANGS = ("en", "de", "es", "pt", "fr", "it", "ru")
+_CJK_LANGS = ("zh", "ja", "ko")
+_NEWS_WORD = re.compile(rf"(?<![A-Za-z])(?:{rules.alternation('names', 'news_words', _LATIN_LANGS)})(?![A-Za-z])"
+                        rf"|{rules.alternation('names', 'news_words', _CJK_LANGS)}", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"(?:US\$|HK\$|[$€£¥₩]|\b(?:RMB|CNY|USD|HKD|EUR)\s*)\s*\d"
+    rf"|\d[\d,.]*\s*(?:(?:{rules.alternation('names', 'scale_words', _LATIN_LANGS)})(?![^\W\d_])"
+    rf"|{rules.alternation('names', 'scale_words', _CJK_LANGS)})", re.IGNORECASE)
+NEWS_REACH = 250  # characters around a mention searched for a figure and what it measures
+
+
+def reports_news(facts: Sequence[Fact], investors: Sequence[str], cloud_partners: Sequence[str],
+                 product_moves: Sequence[ProductMove], text: str = "", mentions: Sequence[Mention] = ()) -> bool:
+    """Relevant means the story reports something tracked: a tracked figure the extractor read (not an "other" one), an investor, a partner
+    or a product move. A story that only names Kling (a contest, a tutorial, a comparison) is not. When the
+    extractor read no figure, an amount beside a metric word near a mention ("收入 ... 356 億元") still counts."""
+    if investors or cloud_partners or product_moves or any(not f.speculative and f.kind != "other" for f in facts):
+        return True
+    for m in mentions:
+        near = text[max(0, m.start - NEWS_REACH):m.end + NEWS_REACH]
+        if _AMOUNT.search(near) and _NEWS_WORD.search(near):
+            return True
+    return False
+
+
+_OFFICIAL_HOSTS = tuple(h.lower() for h in rules.words("names", "official_hosts"))
+
+
+def reseller_host(url: str | None, watch: Watchlist) -> bool:
+    """A site whose domain borrows a watched brand ("kling31api.org", "klingai-free.net") but is not one of
+    the company's own hosts sells access under the name; it is not news about Kling."""
+    if not url or "://" not in url:
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    if not host or any(host == h or host.endswith("." + h) for h in _OFFICIAL_HOSTS):
+        return False
+    labels = host.split(".")
+    site = labels[-3] if len(labels) >= 3 and labels[-2] in ("co", "com", "net", "org") else labels[-2] if len(labels) >= 2 else host
+    brands = {a.lower().replace(" ", "") for e in watch.entities for a in (e.name, *e.aliases)
+              if a.isascii() and a.replace(" ", "").isalpha() and len(a) >= 5}
+    return any(site.startswith(b) or re.search(rf"[-\d]{re.escape(b)}", site) for b in brands)  # not "sprinkling"

@@ -8,12 +8,12 @@ matching mirrors the devset's score.py: kind and subject agree, value within 1% 
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from shared import shared_path
 
 from monitor.extract import extract
 from monitor.models import Document
@@ -25,9 +25,7 @@ AGREE_FLOORS = {"basis": 0.93, "period": 0.79, "status": 0.96}
 
 
 def _devset() -> Path | None:
-    shared = os.environ.get("KLING_MONITOR_SHARED")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    path = base / "devset" / "articles.jsonl"
+    path = shared_path("devset", "articles.jsonl")
     return path if path.is_file() else None
 
 

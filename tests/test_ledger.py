@@ -168,12 +168,12 @@ def test_investors_partners_and_product_moves() -> None:
     assert kinds(second) == [("new_investor", "investor"), ("corroborated", "investor"),
                              ("cloud_partnership", "cloud_partner")]
     assert second[0].fact is not None and second[0].fact["names"] == ["Alibaba Cloud", "Baidu"]
-    move = ProductMove(kind="launch", what="Kling 3.0 video model launched for all users", quote="Kling 3.0 ...")
+    move = ProductMove(kind="model_launch", what="Kling 3.0 video model launched for all users", quote="Kling 3.0 ...")
     m1 = rec(store, ex(moves=(move,)), "https://c.com/3")
     assert kinds(m1) == [("product_move", "product_move")]
-    assert m1[0].message == ("Product move: Kling launch — Kling 3.0 video model launched for all users"
+    assert m1[0].message == ("Product move: Kling model_launch — Kling 3.0 video model launched for all users"
                              " — source: c.com")
-    same = ProductMove(kind="launch", what="Kling 3.0 video model launched to all users", quote="...")
+    same = ProductMove(kind="model_launch", what="Kling 3.0 video model launched to all users", quote="...")
     assert kinds(rec(store, ex(moves=(same,)), "https://d.com/4")) == [("corroborated", "product_move")]
     milestone = ProductMove(kind="milestone", what="Kling reached a major global user milestone", quote="...")
     m3 = rec(store, ex(moves=(milestone,)), "https://e.com/5")

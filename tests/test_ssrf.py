@@ -136,12 +136,13 @@ def _cfg(tmp_path: Path, feed_url: str, *, feed_private: bool, fetch_private: bo
 
 def _internal_link_feed(feed_server: FeedServer) -> None:
     link = feed_server.url("/admin/delete-all?confirm=yes")
-    feed_server.page("/admin/delete-all", "<html><body><article><p>" + "Deleted everything. " * 40
+    feed_server.page("/admin/delete-all", "<html><body><article><p>Kuaishou's Kling AI raises a $1 billion round. "
+                     + "Deleted everything. " * 40
                      + "</p></article></body></html>")
     feed_server.add("/feed.xml", (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
         f"<item><title>Kling AI raises money</title><link>{link}</link>"
-        "<description>Kuaishou's Kling AI video model raises a round.</description></item>"
+        "<description>Kuaishou's Kling AI video model raises a $1 billion round.</description></item>"
         "</channel></rss>").encode())
 
 
