@@ -216,13 +216,18 @@ def test_unclassified_figures_are_recorded_but_never_announced(tmp_path: Path) -
     from monitor.config import Config
     from monitor.pipeline import process_document
 
-    doc = Document(source="x", title="Kuaishou shares", url="https://news.example.com/k",
-                   text="Kuaishou said adjusted net profit rose 4.4% to 4.58 billion yuan.")
+    only_profit = Document(source="x", title="Kuaishou shares", url="https://news.example.com/k",
+                           text="Kuaishou said adjusted net profit rose 4.4% to 4.58 billion yuan.")
+    doc = Document(source="y", title="Kuaishou results", url="https://news.example.com/r",
+                   text="Kuaishou said revenue rose 14% to 35.5 billion yuan in the third quarter of 2025 "
+                        "and adjusted net profit rose 4.4% to 4.58 billion yuan.")
     with Store(tmp_path / "m.db") as store:
+        assert not process_document(store, only_profit, Config()).relevant  # nothing tracked: not news
         result = process_document(store, doc, Config())
-        assert result.relevant and result.events == []
-        assert [(r["kind"], r["decision"]) for r in store.query("SELECT kind, decision FROM claims")] == [
-            ("other", "recorded")]
+        assert result.relevant
+        assert [e.fact["kind"] for e in result.events if e.fact] == ["revenue"]
+        assert sorted((r["kind"], r["decision"]) for r in store.query("SELECT kind, decision FROM claims")) == [
+            ("other", "recorded"), ("revenue", "new_figure")]
 
 
 def test_a_round_known_in_yuan_is_corroborated_by_a_dollar_report_that_converts(tmp_path: Path) -> None:
