@@ -335,7 +335,8 @@ def _watchlist(args: argparse.Namespace) -> Any:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.config import Config
-    from monitor.pipeline import format_replay, replay
+    from monitor.pipeline import replay
+    from monitor.render import format_replay
 
     try:
         cfg = _config(args)
@@ -352,7 +353,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
-    from monitor.ledger import format_history, history
+    from monitor.ledger import history
+    from monitor.render import format_history
 
     cfg = _config(args)
     with _store(cfg) as store:

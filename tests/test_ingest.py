@@ -300,6 +300,8 @@ def test_a_parse_worker_process_stores_what_in_process_parsing_stores(feed_serve
 
 def test_aggregator_items_keep_their_publisher_as_the_outlet(feed_server: FeedServer, tmp_path: Path) -> None:
     from monitor.ingest import process_pending
+    from monitor.notify import event_from_dict
+    from monitor.render import message
 
     items = "".join(
         f"<item><title>{t}</title><link>https://news.google.com/rss/articles/{i}?oc=5</link>"
@@ -327,8 +329,8 @@ def test_aggregator_items_keep_their_publisher_as_the_outlet(feed_server: FeedSe
         claims = store.query("SELECT outlet, tier FROM claims WHERE kind = 'valuation' ORDER BY id")
         assert claims == [{"outlet": "www.reuters.com", "tier": "major"},
                           {"outlet": "techdaily.example", "tier": "other"}]
-        (event,) = store.query("SELECT message FROM events WHERE type = 'corroborated'")
-        assert "2 sources" in event["message"]
+        (event,) = store.query("SELECT payload FROM events WHERE type = 'corroborated'")
+        assert "2 sources" in message(event_from_dict(json.loads(event["payload"])))
 
 
 def test_a_busy_store_aborts_the_pass_and_marks_nothing(feed_server: FeedServer, tmp_path: Path,

@@ -56,7 +56,7 @@ def _populate(store: Store) -> None:
                                next_poll=NOW + timedelta(minutes=40))
     for i, status in enumerate(("pending", "pending", "sending", "sent", "parked")):
         store.outbox_add(idempotency_key=f"k{i}", event_key=f"e{i}", transport="slack", target="#kling",
-                         thread_key=None, payload={"type": "new_figure"}, now=NOW - timedelta(minutes=i))
+                         thread_key=None, now=NOW - timedelta(minutes=i))
         row = store.query("SELECT id FROM outbox WHERE idempotency_key = ?", [f"k{i}"])[0]["id"]
         if status == "parked":
             store.outbox_mark_failed(row, error="slack chat.postMessage: channel_not_found",
