@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from monitor.config import Config
@@ -98,6 +99,17 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
     return DocResult(doc, True, assignment.cluster_id, assignment.duplicate_of, events, used)
 
 
+def _copy_reviews(cfg: Config, into: Store) -> None:
+    """Claims confirmed or rejected by hand in the configured store count the same in a replay."""
+    path = Path(cfg.store.path)
+    if not path.is_file():
+        return
+    with Store(path) as stored:
+        reviews = stored.reviews()
+    for r in reviews:
+        into.set_review(r["claim_key"], r["verdict"], why=r["why"], now=datetime.now(UTC))
+
+
 def replay(paths: Sequence[str], cfg: Config) -> Iterator[dict[str, Any]]:
     """Run the whole offline pipeline over documents in order against a fresh in-memory store.
 
@@ -107,6 +119,7 @@ def replay(paths: Sequence[str], cfg: Config) -> Iterator[dict[str, Any]]:
 
     docs = load_documents(list(paths))
     store = Store(":memory:")
+    _copy_reviews(cfg, store)
     try:
         for doc in docs:
             r = process_document(store, doc, cfg)
