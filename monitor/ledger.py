@@ -745,6 +745,13 @@ def _best_sources(claims: Sequence[Claim], n: int = 2) -> list[str]:
     return out
 
 
+def _few(claims: Sequence[Claim], n: int = 4) -> list[Claim]:
+    """The earliest claim and the latest ones: an event's size stays flat however many sources agree."""
+    if len(claims) <= n:
+        return list(claims)
+    return [claims[0], *claims[-(n - 1):]]
+
+
 def _emit_figure(store: Store, ctx: _Ctx, d: Decision, prior: Sequence[Claim], c: Claim, cfg: Config) -> None:
     """One event for one change of one claim: the claim, what it was, which rule, which sources."""
     outlets = list(dict.fromkeys((p.outlet or p.doc or "?") for p in [*prior, c]
@@ -756,13 +763,13 @@ def _emit_figure(store: Store, ctx: _Ctx, d: Decision, prior: Sequence[Claim], c
     if d.type == "conflict":
         detail.update({"consensus": d.consensus, "mode": d.mode, "factor": d.conflict_factor,
                        "threshold": cfg.ledger.conflict_factor, "weight": d.weight,
-                       "support": [p.to_fact() for p in d.support]})
+                       "support": [p.to_fact() for p in _few(d.support)]})
         if d.implied is not None:
             detail["implied"] = {"value": d.implied.value, "round_usd": d.implied.round_usd, "stake": d.implied.stake}
         if d.weight == "low":
             severity = 1  # a single ordinary source: the claim's thread and the digest, never broadcast
     ident = (c.period, c.basis, c.value, c.unit, c.qualifier, c.stage, c.status)
-    against = d.against if d.type != "revised_figure" else d.against[-4:]
+    against = _few(d.against)
     _emit(store, ctx, type=d.type, subject=c.subject, kind=c.kind, ident=ident, rule=d.rule, severity=severity,
           fact=c.to_fact(), previous=d.previous.to_fact() if d.previous else None,
           against=[p.to_fact() for p in against], detail=detail, evidence=[c.quote],

@@ -250,3 +250,30 @@ def test_send_now_and_disabled(store: Store, smtp: tuple[Inbox, int]) -> None:
     assert store.digest_rows()[0]["period_end"] == iso(t + timedelta(hours=1))
     off = Config()
     assert send_due_digest(store, off, now=t) == "disabled" and send_now(store, off, now=t) == "disabled"
+
+
+@pytest.mark.slow
+def test_a_digest_over_a_thousand_corroborating_copies_stays_small() -> None:
+    """Each copy folds into one line with a count and the best two links: size grows with claims, not copies."""
+    from monitor.ledger import record_extraction
+    from monitor.models import Document, Extraction, Fact
+
+    store = Store()
+    t = datetime(2026, 5, 1, 6, tzinfo=UTC)
+    fact = Fact(kind="round_size", subject="Kling", value=3e9, unit="USD", value_usd=3e9, quote="a $3 billion round")
+    extraction = Extraction(source="x", relevant=True, entities=("Kling",), facts=(fact,))
+    n = 1000
+    for i in range(n):
+        doc = Document(source=f"https://outlet{i}.example/kling", url=f"https://outlet{i}.example/kling",
+                       title="Kling AI raises $3 billion", text="...")
+        with store.atomic():
+            record_extraction(store, extraction, doc, assignment=None, cfg=Config(), now=t + timedelta(seconds=i))
+    d = build_digest(store, t, t + timedelta(hours=1))
+    assert d.event_count == n and len(d.corroborations) == 1
+    assert d.corroborations[0].message == f"Kling round size $3B — {n} sources"
+    assert len(d.corroborations[0].sources) == 2
+    html, text = render_html(d), render_text(d)
+    assert len(html.encode()) < 100_000 and len(text.encode()) < 100_000
+    # every stored event is small too: none lists the sources before it
+    sizes = [len(r["payload"]) for r in store.query("SELECT payload FROM events")]
+    assert max(sizes) < 5 * min(sizes)
