@@ -700,7 +700,8 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
         d = decide(rep, prior, tolerance=cfg.ledger.tolerance, conflict_factor=cfg.ledger.conflict_factor,
                    implied=implied)
         d = _check_plausible(d, cfg)
-        if d.type == "corroborated" and any(p.outlet == rep.outlet for p in prior):
+        if d.type == "corroborated" and any(p.outlet == rep.outlet and agrees(rep, p, cfg.ledger.tolerance)
+                                            for p in prior):
             d = replace(d, type="known")  # one update per new outlet: this one has said it before
         if d.type == "new_figure" and any(track(p) == track(rep) and p.decision not in NOT_EVIDENCE
                                           and p.review != "rejected" and p.value is not None for p in prior):

@@ -584,6 +584,11 @@ class Store:
     def count_entries(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
+    def feed_first_ok(self, feed: str) -> str | None:
+        """When the feed was first fetched successfully (its backlog's first_seen), as stored."""
+        row = self.db.execute("SELECT min(at) FROM fetch_log WHERE feed = ? AND status = 'ok'", [feed]).fetchone()
+        return row[0] if row and row[0] else None
+
     def unprocessed_entries(self, limit: int = 500) -> list[dict[str, Any]]:
         """Entries whose current version the understanding stages have not seen (crash-safe resume)."""
         return self.query("SELECT * FROM entries WHERE processed_version < version ORDER BY id LIMIT ?", [limit])

@@ -38,7 +38,7 @@ def make_cfg(tmp_path: Path, feeds: list[tuple[str, str]], **fetch: object) -> C
         store=StoreConfig(path=str(tmp_path / "m.db")),
         feeds=tuple(FeedConfig(url=u, name=n, interval=900) for n, u in feeds),
         fetch=FetchConfig(**{"total_timeout": 2.0, "read_timeout": 2.0, "connect_timeout": 2.0,
-                             "max_bytes": 1024 * 1024, **fetch}),  # type: ignore[arg-type]
+                             "max_bytes": 1024 * 1024, "max_entry_age": 0, **fetch}),  # type: ignore[arg-type]
     )
 
 

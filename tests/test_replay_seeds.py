@@ -109,3 +109,14 @@ def test_replay_of_the_seeds_is_deterministic(steps: dict[str, dict[str, Any]]) 
     order = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))["replay"]["order"]
     again = list(replay([str(SEEDS / "articles" / name) for name in order], Config()))
     assert json.dumps(again, sort_keys=True) == json.dumps([steps[n] for n in order], sort_keys=True)
+
+
+def test_the_readme_example_is_what_replay_prints(steps: dict[str, dict[str, Any]]) -> None:
+    from monitor.render import format_replay
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("What `kling-monitor replay` prints for the seed stories", 1)[1]
+    block = block.split("```text\n", 1)[1].split("```", 1)[0].rstrip("\n")
+    order = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))["replay"]["order"]
+    printed = "\n".join(format_replay(steps[name]) for name in order)
+    assert block == printed, f"update the README block to:\n{printed}"
