@@ -329,6 +329,15 @@ def conflict_weight(claim: Claim, support: Sequence[Claim]) -> str:
     return "full" if strong or len(outlets) >= 2 else "low"
 
 
+def _repeat_rule(claim: Claim, flagged: Sequence[Claim], weight: str, tolerance: float) -> str | None:
+    """'flag_known' when this conflict was raised before at this weight already: one message per change."""
+    same = [p for p in flagged if agrees(claim, p, tolerance)]
+    if not same:
+        return None
+    before = conflict_weight(same[0], same[1:])
+    return None if (before, weight) == ("low", "full") else "flag_known"
+
+
 def decide(claim: Claim, prior: Sequence[Claim], *, tolerance: float, conflict_factor: float,
            implied: Implied | None = None) -> Decision:
     """Judge one new claim against its identity's earlier claims (pure; see the module docstring)."""
@@ -357,10 +366,11 @@ def decide(claim: Claim, prior: Sequence[Claim], *, tolerance: float, conflict_f
     if track(claim) != "planned" and (off_consensus >= conflict_factor or off_implied >= conflict_factor):
         rules = [r for r, f in (("off_consensus", off_consensus), ("off_implied", off_implied))
                  if f >= conflict_factor]
-        return Decision("conflict", "+".join(rules), claim, against=tuple(basis), consensus=cons_value,
-                        mode=mode or "USD", implied=implied if off_implied >= conflict_factor else None,
-                        conflict_factor=max(off_consensus, off_implied), support=support,
-                        weight=conflict_weight(claim, support))
+        weight = conflict_weight(claim, support)
+        return Decision("conflict", _repeat_rule(claim, flagged, weight, tolerance) or "+".join(rules), claim,
+                        against=tuple(basis), consensus=cons_value, mode=mode or "USD",
+                        implied=implied if off_implied >= conflict_factor else None,
+                        conflict_factor=max(off_consensus, off_implied), support=support, weight=weight)
     if not comparable:
         return Decision("new_figure", "first_claim", claim, implied=implied)
     consistent = [p for p in basis if agrees(claim, p, tolerance)]
@@ -715,7 +725,8 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
             cid = _store_claim(store, replace(c, decision=d.type if c is rep else "part"), ctx)
             if c is rep:
                 rep_id = cid
-        if d.type in ("new_figure", "revised_figure", "corroborated", "conflict") and not echo:
+        if d.type in ("new_figure", "revised_figure", "corroborated", "conflict") and not echo \
+                and d.rule != "flag_known":
             _emit_figure(store, ctx, d, prior, replace(rep, id=rep_id), cfg)
         if d.type in ("new_figure", "revised_figure") and kind in ROUND_KINDS:
             announced_stages.add(rep.stage)

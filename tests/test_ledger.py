@@ -396,3 +396,16 @@ def test_copies_of_a_story_never_re_announce() -> None:
         again = record_extraction(store, ex(fact("valuation", 1.8e11), investors=("Tencent",)),
                                   d("https://b-hant.example/2"), assignment=copy, cfg=CFG)
     assert [e.type for e in again] == ["corroborated"]  # the names, once for the new outlet; no second conflict
+
+
+def test_a_conflict_is_told_once_per_change_of_its_weight() -> None:
+    store = Store()
+    recd(store, fact("valuation", 1.8e10), "https://a.example/1")
+    assert kinds(recd(store, fact("valuation", 1.8e11), "https://b.example/2")) == [("conflict", "valuation")]
+    # the same outlet again (a Traditional-Chinese edition the clustering missed): nothing new to say
+    assert recd(store, fact("valuation", 1.8e11), "https://b.example/2-hant") == []
+    # a second outlet: the flag becomes a full alert, once
+    full = recd(store, fact("valuation", 1.8e11), "https://c.example/3")
+    assert [(e.type, e.severity) for e in full] == [("conflict", 3)]
+    assert recd(store, fact("valuation", 1.8e11), "https://d.example/4") == []
+    assert [r["decision"] for r in history(store)].count("conflict") == 4
