@@ -39,11 +39,12 @@ from monitor.config import Config, DigestConfig, EmailConfig, secret
 from monitor.models import Event
 from monitor.notify import event_from_dict
 from monitor.render import (
-    KIND_LABELS,
     TYPE_LABELS,
     change,
     comparable,
     corroboration_line,
+    digest_subject,
+    figure_name,
     format_figure,
     message,
     safe_url,
@@ -245,9 +246,7 @@ def build_digest(store: Store, since: datetime, until: datetime, *, timezone: st
         if etype in ("new_figure", "revised_figure") and (ev.get("fact") or {}).get("value") is not None:
             fact, prev = ev["fact"], ev.get("previous")
             kind = ev.get("kind") or fact.get("kind") or "other"
-            label = KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
-            if fact.get("period"):
-                label += f" ({fact['period']})"
+            label = figure_name({**fact, "kind": kind})
             row = FigureRow(
                 subject=ev.get("subject") or "", label=label, value=format_figure(fact),
                 previous=format_figure(prev) if prev and prev.get("value") is not None else None, change=change(fact, prev),
@@ -317,14 +316,8 @@ def _jinja_text() -> Environment:
 
 def _subject(d: Digest) -> str:
     tz = ZoneInfo(d.timezone)
-    day = d.until.astimezone(tz).strftime("%d %b %Y")
-    n = d.event_count
-    if d.is_empty:
-        return f"Kling monitor digest, {day}: nothing new"
-    head = f"{len(d.figures)} figure{'s' if len(d.figures) != 1 else ''}" if d.figures else f"{n} updates"
-    if d.conflicts:
-        head += f", {len(d.conflicts)} conflict{'s' if len(d.conflicts) != 1 else ''}"
-    return f"Kling monitor digest, {day}: {head}"
+    return digest_subject(d.until.astimezone(tz).strftime("%d %b %Y"), empty=d.is_empty, events=d.event_count,
+                          figures=len(d.figures), conflicts=len(d.conflicts))
 
 
 def render_html(d: Digest) -> str:

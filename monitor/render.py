@@ -412,18 +412,31 @@ def change(fact: dict[str, Any] | None, previous: dict[str, Any] | None) -> str 
     return f"{pct:+.0f}%"
 
 
+def figure_name(fact: dict[str, Any]) -> str:
+    """'Round size (2026)', 'Users, daily active (2025-Q3)': a figure's name in a list of figures."""
+    kind = fact.get("kind") or "other"
+    name = KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    basis = fact.get("basis")
+    if basis:
+        name = f"{name}, {BASIS_LABELS.get(basis, basis)}"
+    return f"{name} ({fact['period']})" if fact.get("period") else name
+
+
+def digest_subject(day: str, *, empty: bool, events: int, figures: int, conflicts: int) -> str:
+    """The digest's subject line."""
+    if empty:
+        return f"Kling monitor digest, {day}: nothing new"
+    head = f"{figures} figure{'s' if figures != 1 else ''}" if figures else f"{events} updates"
+    if conflicts:
+        head += f", {conflicts} conflict{'s' if conflicts != 1 else ''}"
+    return f"Kling monitor digest, {day}: {head}"
+
+
 def figure_line(event: Event) -> str:
     """'*Round size:* ~$2.8B committed (was ~$2B reported, +40%)' (mrkdwn, escaped)."""
     if not event.fact or event.fact.get("value") is None:
         return ""
-    kind = event.kind or event.fact.get("kind") or "other"
-    name = KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
-    basis = event.fact.get("basis")
-    if basis:
-        name = f"{name}, {BASIS_LABELS.get(basis, basis)}"
-    period = event.fact.get("period")
-    if period:
-        name = f"{name} ({period})"
+    name = figure_name({**event.fact, "kind": event.kind or event.fact.get("kind") or "other"})
     text = f"*{escape(name)}:* {escape(format_figure(event.fact))}"
     if event.previous and event.previous.get("value") is not None:
         was = escape(format_figure(event.previous))
