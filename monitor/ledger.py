@@ -58,6 +58,9 @@ MONEY_KINDS = frozenset({"round_size", "valuation", "capex", "revenue", "investm
 POINT_QUALIFIERS = frozenset({"exact", "approx", "at_least"})
 TIER_RANK = {"primary": 2, "major": 1, "other": 0}
 IMPLAUSIBLE_FACTOR = 1000.0  # no source revises a figure a thousandfold: one side misread a unit or a price
+TERM_BASES = {"round_size": ("tranche", "committed_total", "cap")}  # terms of a round, told with it
+HEAD_BASIS = {"round_size": "round"}  # the basis unknown-basis figures of a kind mean when a story tells several
+HEAD_BASES = ("round", "")
 UNDATED_WINDOW = timedelta(days=365)  # undated figures from stories further apart are not one claim
 MIN_MONEY = 1e6  # a round, valuation, capex, revenue or investment under a million is a per-share price
 
@@ -262,14 +265,22 @@ def _near(a: Claim, b: Claim) -> bool:
     return abs(da - db) <= UNDATED_WINDOW
 
 
-def compatible(claim: Claim, priors: Sequence[Claim]) -> list[Claim]:
-    """The earlier claims of the same identity. An unknown basis matches only when one basis is known."""
+def compatible(claim: Claim, priors: Sequence[Claim], doc_bases: frozenset[str] = frozenset()) -> list[Claim]:
+    """The earlier claims of the same identity, where an unknown basis is matched only when unambiguous.
+
+    An unknown-basis claim joins the one basis known elsewhere (or stays with the unknown ones when
+    several are known). A claim with a basis takes the unknown-basis claims as its own unless another
+    basis is known elsewhere, or its own story tells several bases apart and it is not the headline
+    one (a round's tranche, cap and committed total leave the unknown figures to the round).
+    """
     same = [p for p in priors if (p.subject, p.kind, p.period) == (claim.subject, claim.kind, claim.period)
             and (claim.period or _near(claim, p))]
-    known = {p.basis for p in same if p.basis} | ({claim.basis} if claim.basis else set())
-    if len(known) <= 1:
-        return same
-    return [p for p in same if p.basis == claim.basis]
+    other = {p.basis for p in same if p.basis and p.doc != claim.doc}
+    if not claim.basis:
+        return same if len(other) <= 1 else [p for p in same if not p.basis]
+    if other - {claim.basis} or (len(doc_bases) > 1 and claim.basis != HEAD_BASIS.get(claim.kind)):
+        return [p for p in same if p.basis == claim.basis]
+    return [p for p in same if p.basis in ("", claim.basis)]
 
 
 # ------------------------------------------------------------------ decisions
@@ -697,15 +708,17 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
             _store_claim(store, replace(c, decision=why_not or "rejected"), ctx)
             continue
         groups.setdefault(c.identity, []).append(c)
+    judged: list[tuple[Decision, list[Claim], Claim]] = []
     for (subject, kind, _basis, _period), group in groups.items():
+        doc_bases = frozenset(k[2] for k in groups if k[:2] == (subject, kind))
         if all(store.has_claim(c.key) for c in group):
             continue  # this document was judged before: never decide (or announce) twice
         everything = [Claim.from_row(r) for r in store.figure_claims(subject, kind)]
         # Judge by a claim the ledger can compare: "$2.8B" says nothing against a round known only
         # in yuan, while the same document's "19 billion yuan ($2.8 billion)" does.
-        prior_any = compatible(group[0], everything)
+        prior_any = compatible(group[0], everything, doc_bases)
         rep = _representative([c for c in group if any(compare_mode(c, p) is not None for p in prior_any)] or group)
-        prior = compatible(rep, everything)
+        prior = compatible(rep, everything, doc_bases)
         implied = _implied_valuation(subject, claims) if kind == "valuation" else None
         d = decide(rep, prior, tolerance=cfg.ledger.tolerance, conflict_factor=cfg.ledger.conflict_factor,
                    implied=implied)
@@ -727,10 +740,29 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
                 rep_id = cid
         if d.type in ("new_figure", "revised_figure", "corroborated", "conflict") and not echo \
                 and d.rule != "flag_known":
-            _emit_figure(store, ctx, d, prior, replace(rep, id=rep_id), cfg)
+            judged.append((d, prior, replace(rep, id=rep_id)))
         if d.type in ("new_figure", "revised_figure") and kind in ROUND_KINDS:
             announced_stages.add(rep.stage)
+    for d, prior, rep, terms in _fold_terms(judged):
+        _emit_figure(store, ctx, d, prior, rep, cfg, terms=terms)
     return announced_stages
+
+
+def _fold_terms(judged: list[tuple[Decision, list[Claim], Claim]]
+                ) -> list[tuple[Decision, list[Claim], Claim, list[Claim]]]:
+    """A round's first close, committed total and cap, first stated beside the round's own news, are
+    terms of that one alert, not alerts of their own (they stay claims of their own identity)."""
+    heads = {(c.subject, c.kind, c.period): i for i, (d, _, c) in enumerate(judged)
+             if c.basis in HEAD_BASES and d.type in ("new_figure", "revised_figure")}
+    terms: dict[int, list[Claim]] = {}
+    keep: list[int] = []
+    for i, (d, _, c) in enumerate(judged):
+        head = heads.get((c.subject, c.kind, c.period))
+        if head is not None and head != i and c.basis in TERM_BASES.get(c.kind, ()) and d.type == "new_figure":
+            terms.setdefault(head, []).append(c)
+        else:
+            keep.append(i)
+    return [(*judged[i], terms.get(i, [])) for i in keep]
 
 
 def _check_plausible(d: Decision, cfg: Config) -> Decision:
@@ -764,7 +796,8 @@ def _few(claims: Sequence[Claim], n: int = 4) -> list[Claim]:
     return [claims[0], *claims[-(n - 1):]]
 
 
-def _emit_figure(store: Store, ctx: _Ctx, d: Decision, prior: Sequence[Claim], c: Claim, cfg: Config) -> None:
+def _emit_figure(store: Store, ctx: _Ctx, d: Decision, prior: Sequence[Claim], c: Claim, cfg: Config,
+                 terms: Sequence[Claim] = ()) -> None:
     """One event for one change of one claim: the claim, what it was, which rule, which sources."""
     outlets = list(dict.fromkeys((p.outlet or p.doc or "?") for p in [*prior, c]
                                  if p.decision not in NOT_EVIDENCE and p.review != "rejected"))
@@ -782,9 +815,12 @@ def _emit_figure(store: Store, ctx: _Ctx, d: Decision, prior: Sequence[Claim], c
             severity = 1  # a single ordinary source: the claim's thread and the digest, never broadcast
     ident = (c.period, c.basis, c.value, c.unit, c.qualifier, c.stage, c.status)
     against = _few(d.against)
+    fact = c.to_fact()
+    if terms:
+        fact["parts"] = [t.to_fact() for t in terms]
     _emit(store, ctx, type=d.type, subject=c.subject, kind=c.kind, ident=ident, rule=d.rule, severity=severity,
-          fact=c.to_fact(), previous=d.previous.to_fact() if d.previous else None,
-          against=[p.to_fact() for p in against], detail=detail, evidence=[c.quote],
+          fact=fact, previous=d.previous.to_fact() if d.previous else None,
+          against=[p.to_fact() for p in against], detail=detail, evidence=[c.quote, *(t.quote for t in terms)],
           sources=_best_sources([*d.support, *d.against], 2) if d.type in ("corroborated", "conflict") else [],
           thread=thread_key(c), claim_id=c.id)
 

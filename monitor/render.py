@@ -192,6 +192,13 @@ def _since(facts: Sequence[dict[str, Any]]) -> str:
     return f" since {dates[0]}" if dates else ""
 
 
+def _terms(fact: dict[str, Any]) -> str:
+    """'; with tranche ~RMB 13.8B (~$2.028B), committed total ~$2.8B, cap up to RMB 20.45B (~$3B)'."""
+    parts = [f"{BASIS_LABELS.get(str(p.get('basis')), str(p.get('basis')))} {format_figure(p, stage=False)}"
+             for p in fact.get("parts") or []]
+    return f"; with {', '.join(parts)}" if parts else ""
+
+
 def _status_note(fact: dict[str, Any]) -> str:
     st = fact.get("status")
     return f" ({st})" if st in ("planned", "guidance") else ""
@@ -206,7 +213,7 @@ def message(ev: Event) -> str:
     t = ev.type
     if t == "new_figure":
         return (f"New figure: {label(f)} {format_figure(f, approx='about', stage=False)}{_status_note(f)}"
-                f" — {_source(f, ev)}")
+                f"{_terms(f)} — {_source(f, ev)}")
     if t == "revised_figure":
         prev = ev.previous
         if ev.rule == "planned_closed" and prev:
@@ -215,7 +222,7 @@ def message(ev: Event) -> str:
             period = f" for {f['period']}" if f.get("period") else ""
             return (f"Revised: {f.get('subject')} {noun}{period} {f.get('stage') or 'reported'} at "
                     f"{format_figure(f, stage=False)} (was {format_figure(prev, stage=False)}, planned)"
-                    f" — {_source(f, ev)}")
+                    f"{_terms(f)} — {_source(f, ev)}")
         was = ("was " + format_figure(prev) if prev.get("stage") == "reported" else
                "was " + format_figure(prev, reported=False)) if prev else "was unknown"
         d = ev.detail.get("delta")
@@ -225,7 +232,7 @@ def message(ev: Event) -> str:
             moved = change(f, prev)
             delta = f", {moved}" if moved and moved != "unchanged" else ""
         return (f"Revised: {label(f)} {format_figure(f, reported=False)}{_status_note(f)} ({was}{delta})"
-                f" — {_source(f, ev)}")
+                f"{_terms(f)} — {_source(f, ev)}")
     if t == "corroborated":
         if f.get("names") is not None:
             what = "investors" if f.get("kind") == "investor" else "cloud partners"

@@ -409,3 +409,35 @@ def test_a_conflict_is_told_once_per_change_of_its_weight() -> None:
     assert [(e.type, e.severity) for e in full] == [("conflict", 3)]
     assert recd(store, fact("valuation", 1.8e11), "https://d.example/4") == []
     assert [r["decision"] for r in history(store)].count("conflict") == 4
+
+
+def test_a_close_with_its_tranches_committed_total_and_cap_is_one_alert() -> None:
+    """The seed story's close, as the extractor will label it: one alert, the terms in it, no conflict."""
+    store = Store()
+    with store.atomic():
+        record_extraction(store, ex(fact("round_size", 2e9, qualifier="range", high=3e9, status="planned")),
+                          d("https://scmp.example/1"), assignment=None, cfg=CFG)
+    close = ex(fact("round_size", 3e9, basis="round", qualifier="approx", stage="closed"),
+               fact("round_size", 1.38e10, basis="tranche", qualifier="approx", unit="CNY"),
+               fact("round_size", 5.2e9, basis="tranche", qualifier="approx", unit="CNY"),
+               fact("round_size", 2.8e9, basis="committed_total", qualifier="approx"),
+               fact("round_size", 2.04471e10, basis="cap", qualifier="up_to", unit="CNY"))
+    with store.atomic():
+        events = record_extraction(store, close, d("https://pandaily.example/2"), assignment=None, cfg=CFG)
+    assert [(e.type, e.rule) for e in events] == [("revised_figure", "planned_closed")]
+    assert message(events[0]) == (
+        "Revised: Kling round closed at ~$3B (was $2B–$3B, planned); with tranche ~RMB 13.8B, committed total ~$2.8B,"
+        " cap up to RMB 20.45B — source: pandaily.example")
+    # each term stays a claim of its own identity: a later cap is judged against the cap, not the round
+    bases = {r["basis"] for r in history(store) if r["decision"] in ("new_figure", "revised_figure")}
+    assert bases == {"round", "tranche", "committed_total", "cap", None}
+
+
+def test_a_tranche_beside_an_unlabelled_round_is_not_judged_against_the_round() -> None:
+    store = Store()
+    recd(store, fact("round_size", 3e9), "https://a.example/1")
+    with store.atomic():
+        events = record_extraction(store, ex(fact("round_size", 3.05e9), fact("round_size", 4e8, basis="tranche")),
+                                   d("https://b.example/2"), assignment=None, cfg=CFG)
+    # the round corroborates; the tranche is a new claim of its own, told as a term of nothing (no round news)
+    assert [(e.type, (e.fact or {}).get("basis")) for e in events] == [("corroborated", None), ("new_figure", "tranche")]
