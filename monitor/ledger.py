@@ -60,7 +60,6 @@ TIER_RANK = {"primary": 2, "major": 1, "other": 0}
 IMPLAUSIBLE_FACTOR = 1000.0  # no source revises a figure a thousandfold: one side misread a unit or a price
 TERM_BASES = {"round_size": ("tranche", "committed_total", "cap")}  # terms of a round, told with it
 HEAD_BASIS = {"round_size": "round"}  # the basis unknown-basis figures of a kind mean when a story tells several
-HEAD_BASES = ("round", "")
 UNDATED_WINDOW = timedelta(days=365)  # undated figures from stories further apart are not one claim
 MIN_MONEY = 1e6  # a round, valuation, capex, revenue or investment under a million is a per-share price
 
@@ -753,7 +752,7 @@ def _fold_terms(judged: list[tuple[Decision, list[Claim], Claim]]
     """A round's first close, committed total and cap, first stated beside the round's own news, are
     terms of that one alert, not alerts of their own (they stay claims of their own identity)."""
     heads = {(c.subject, c.kind, c.period): i for i, (d, _, c) in enumerate(judged)
-             if c.basis in HEAD_BASES and d.type in ("new_figure", "revised_figure")}
+             if c.basis in ("", HEAD_BASIS.get(c.kind)) and d.type in ("new_figure", "revised_figure")}
     terms: dict[int, list[Claim]] = {}
     keep: list[int] = []
     for i, (d, _, c) in enumerate(judged):
@@ -770,10 +769,6 @@ def _check_plausible(d: Decision, cfg: Config) -> Decision:
     if d.type == "conflict" and (d.conflict_factor or 0) >= max(IMPLAUSIBLE_FACTOR, cfg.ledger.conflict_factor):
         return replace(d, type="implausible")
     return d
-
-
-def _claim_fact(c: Claim) -> dict[str, Any]:
-    return c.to_fact()
 
 
 def _best_sources(claims: Sequence[Claim], n: int = 2) -> list[str]:

@@ -30,7 +30,7 @@ from monitor.notify import (
     quiet_until,
     slack_targets,
 )
-from monitor.store import Store, parse_iso
+from monitor.store import Store, iso, parse_iso
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HERE = Path(__file__).resolve().parent
@@ -424,3 +424,15 @@ def test_only_one_sender_drains_a_store_at_a_time(tmp_path: Path) -> None:
             assert drain(store, Config()) == DrainSummary()  # skipped, nothing touched
         with sender_lock(store) as again:
             assert again  # released with its holder
+
+
+def test_a_row_queued_before_schema_3_still_sends_from_its_own_payload(tmp_path: Path, store: Store,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = make_cfg(tmp_path, None)
+    legacy = ev("old", outlet="legacy.example")
+    store.db.execute(
+        "INSERT INTO outbox (idempotency_key, event_key, transport, target, payload, status, attempts, next_attempt,"
+        " created) VALUES ('old:console:stdout', 'old', 'console', 'stdout', ?, 'pending', 0, ?, ?)",
+        [json.dumps({**legacy.to_dict(), "message": "rendered long ago", "why": "legacy"}), iso(T0), iso(T0)])
+    assert drain(store, cfg, now=T0).sent == 1
+    assert "source: legacy.example" in capsys.readouterr().out
