@@ -7,7 +7,7 @@ and a stage can be tested alone with literal values.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -248,7 +248,8 @@ class Event:
     thread_key: str | None = None  # events sharing this go into one Slack thread
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The event as JSON-ready data (shallow: it is serialised at once, never mutated)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["sources"] = list(self.sources)
         d["against"] = list(self.against)
         d["evidence"] = list(self.evidence)
