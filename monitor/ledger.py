@@ -862,7 +862,8 @@ def _record_moves(store: Store, ex: Extraction, subject: str, ctx: _Ctx) -> None
     """Product moves keyed by (kind, what): the first report announces, later ones corroborate."""
     if not ex.product_moves:
         return
-    prior = [r for r in store.named_claims(subject, "product_move") if r["doc"] != ctx.key]
+    prior = [r for r in store.named_claims(subject, "product_move") if r["doc"] != ctx.key
+             and r.get("review") != "rejected"]
     for m in ex.product_moves:
         if m.speculative:
             continue
@@ -899,7 +900,7 @@ def _record_statuses(store: Store, statuses: Sequence[str], subject: str, ctx: _
     stages = [s for s in dict.fromkeys(statuses) if s in STAGE_RANK and s != "reported"]
     if not stages:
         return
-    prior = [r for r in store.named_claims(subject, "status") if r["doc"] != ctx.key]
+    prior = [r for r in store.named_claims(subject, "status") if r["doc"] != ctx.key and r.get("review") != "rejected"]
     known = {r["name"] for r in prior}
     top_known = max((STAGE_RANK[s] for s in known if s in STAGE_RANK), default=0)
     for s in stages:

@@ -62,6 +62,9 @@ KIND_LABELS: dict[str, str] = {
     "status": "Status",
 }
 
+NAME_LABELS: dict[str, str] = {"investor": "investor", "cloud_partner": "cloud partner",
+                               "product_move": "product move", "status": "round status"}
+
 BASIS_LABELS: dict[str, str] = {
     "quarterly": "quarterly", "annual": "annual", "monthly": "monthly", "cumulative": "cumulative", "arr": "ARR",
     "guidance": "guidance", "dau": "daily active", "mau": "monthly active", "registered": "registered",
@@ -267,8 +270,9 @@ def message(ev: Event) -> str:
         return (f"Story update: {ev.detail.get('title')} — {n} new sentence{'s' if n != 1 else ''}: “{first}”"
                 f" — {_source(None, ev)}")
     if t == "retracted":
+        kind = str(f.get("kind"))
         what = (f"{label(f)} {format_figure(f, reported=False)}" if f.get("value") is not None
-                else f"{ev.subject} {', '.join(f.get('names') or [])}")
+                else f"{ev.subject} {NAME_LABELS.get(kind, kind)} {', '.join(str(n) for n in f.get('names') or [])}")
         why = ev.detail.get("why")
         return (f"Correction: {what} ({f.get('outlet')}) was rejected by hand and no longer counts"
                 + (f": {why}" if why else ""))

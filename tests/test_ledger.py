@@ -441,3 +441,18 @@ def test_a_tranche_beside_an_unlabelled_round_is_not_judged_against_the_round() 
                                    d("https://b.example/2"), assignment=None, cfg=CFG)
     # the round corroborates; the tranche is a new claim of its own, told as a term of nothing (no round news)
     assert [(e.type, (e.fact or {}).get("basis")) for e in events] == [("corroborated", None), ("new_figure", "tranche")]
+
+
+def test_a_rejected_investor_stops_counting_and_the_correction_names_it() -> None:
+    from monitor.ledger import review_claim
+
+    store = Store()
+    rec(store, ex(investors=("Tencent",)), "https://a.example/1")
+    (row,) = store.query("SELECT id FROM claims WHERE kind = 'investor'")
+    with store.atomic():
+        correction = review_claim(store, row["id"], "rejected", why="a rival, not an investor")
+    assert correction is not None and correction.thread_key == "Kling:investor"
+    assert message(correction) == ("Correction: Kling investor Tencent (a.example) was rejected by hand and no longer"
+                                   " counts: a rival, not an investor")
+    # named again later, it is new again: the rejected claim no longer counts
+    assert kinds(rec(store, ex(investors=("Tencent",)), "https://b.example/2")) == [("new_investor", "investor")]
