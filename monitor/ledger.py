@@ -797,6 +797,8 @@ def _emit_figure(store: Store, ctx: _Ctx, d: Decision, prior: Sequence[Claim], c
     outlets = list(dict.fromkeys((p.outlet or p.doc or "?") for p in [*prior, c]
                                  if p.decision not in NOT_EVIDENCE and p.review != "rejected"))
     detail: dict[str, Any] = {"n_sources": len(outlets), "tolerance": cfg.ledger.tolerance}
+    if ctx.copy:
+        detail["copy_of"] = ctx.cluster_id  # a copy of a story: counted in the digest, not a thread update
     severity = SEVERITY[d.type]
     if d.delta is not None:
         detail["delta"] = d.delta

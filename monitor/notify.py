@@ -148,7 +148,8 @@ def slack_targets(event: Event, slack: SlackConfig) -> list[tuple[str, bool]]:
     With an incoming webhook there is one target ("webhook"), the routes only filter, and
     there are no threads.
     """
-    threadable = event.type in THREAD_TYPES and bool(event.thread_key) and not slack.webhook_env
+    threadable = (event.type in THREAD_TYPES and bool(event.thread_key) and not slack.webhook_env
+                  and not event.detail.get("copy_of"))  # a copy of a story confirms nothing new
     if event.type not in ANNOUNCED_TYPES and not threadable:
         return []
     matched = [r for r in slack.routes

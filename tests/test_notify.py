@@ -122,6 +122,9 @@ def test_routes() -> None:
     assert slack_targets(ev("a", "story_update", severity=3), s) == []
     assert slack_targets(ev("a"), replace(s, webhook_env="HOOK", routes=())) == [("webhook", False)]
     assert slack_targets(ev("a", "corroborated", severity=1), replace(s, webhook_env="HOOK", routes=())) == []
+    # a corroboration from a copy of the story is counted in the digest, not posted in the thread
+    assert slack_targets(ev("a", "corroborated", severity=1), s) == [("#default", True)]
+    assert slack_targets(ev("a", "corroborated", severity=1, detail={"copy_of": 3}), s) == []
 
 
 def test_low_severity_goes_only_into_an_existing_thread(tmp_path: Path, store: Store, slack: SlackServer) -> None:
