@@ -255,8 +255,8 @@ def _m0003(db: Database) -> None:
     # Claim identity is (subject, kind, basis, period); status keeps planned, guidance and actual apart.
     # Reviews are keyed by the claim's idempotency key so that replay of the same documents honours them.
     # The outbox holds a reference to its event (event_key) and renders when it sends: payload is legacy.
-    db.executescript(
-        """
+    # One statement at a time (not executescript, which commits): the migration stays one transaction.
+    for statement in """
         ALTER TABLE claims ADD COLUMN basis TEXT NOT NULL DEFAULT '';
         ALTER TABLE claims ADD COLUMN status TEXT NOT NULL DEFAULT 'reported';
         CREATE INDEX claims_identity ON claims (subject, kind, basis, period);
@@ -290,9 +290,10 @@ def _m0003(db: Database) -> None:
         DROP TABLE outbox;
         ALTER TABLE outbox_v3 RENAME TO outbox;
         CREATE INDEX outbox_due ON outbox (status, next_attempt);
-        CREATE INDEX events_key_thread ON events (json_extract(payload, '$.thread_key'));
-        """
-    )
+        CREATE INDEX events_key_thread ON events (json_extract(payload, '$.thread_key'))
+        """.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 @dataclass(frozen=True, slots=True)

@@ -439,3 +439,28 @@ def test_a_row_queued_before_schema_3_still_sends_from_its_own_payload(tmp_path:
         [json.dumps({**legacy.to_dict(), "message": "rendered long ago", "why": "legacy"}), iso(T0), iso(T0)])
     assert drain(store, cfg, now=T0).sent == 1
     assert "source: legacy.example" in capsys.readouterr().out
+
+
+def test_migration_0003_keeps_queued_rows_and_claims(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from monitor.store import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None))
+    migrations.apply(db, stop_before="0003_i15_ledger")  # a store as schema 2 left it
+    db.execute("INSERT INTO outbox (idempotency_key, event_key, transport, target, payload, status, attempts,"
+               " next_attempt, created) VALUES ('k:console:stdout', 'k', 'console', 'stdout', '{}', 'pending', 0,"
+               " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+    db.execute("INSERT INTO claims (subject, kind, value, created, key) VALUES ('Kling', 'valuation', 1.8e10,"
+               " '2026-01-01T00:00:00Z', 'c1')")
+    db.conn.close()
+    with Store(path) as store:
+        (row,) = store.outbox_rows()
+        assert (row["idempotency_key"], row["payload"], row["thread_only"]) == ("k:console:stdout", "{}", 0)
+        (claim,) = store.query("SELECT basis, status FROM claims")
+        assert claim == {"basis": "", "status": "reported"}
+        assert store.outbox_add(idempotency_key="n:console:stdout", event_key="n", transport="console",
+                                target="stdout", thread_key=None, now=T0)
