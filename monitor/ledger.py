@@ -387,7 +387,9 @@ def decide(claim: Claim, prior: Sequence[Claim], *, tolerance: float, conflict_f
     prev = _headline(basis)
     delta = _delta(claim, prev, mode)
     known_stage = max((STAGE_RANK.get(p.stage, 0) for p in prior), default=0)
-    stage_moved = STAGE_RANK.get(claim.stage, 0) > known_stage >= STAGE_RANK["filed"]
+    # past a filing the round's every step is news; before one, only its close is (not "committed" chatter)
+    stage_moved = STAGE_RANK.get(claim.stage, 0) > known_stage and (
+        known_stage >= STAGE_RANK["filed"] or claim.stage == "closed")
     if consistent and _floor_raised(claim, basis, mode, tolerance):
         return Decision("revised_figure", "lower_bound_raised", claim, previous=prev, delta=delta,
                         against=tuple(basis), consensus=cons_value, mode=mode)

@@ -62,6 +62,9 @@ KIND_LABELS: dict[str, str] = {
     "status": "Status",
 }
 
+# What a kind means when nothing is said: not worth a word ("Kling round size", not "round size (round)").
+PLAIN_BASIS: dict[str, str] = {"round_size": "round", "valuation": "private"}
+
 NAME_LABELS: dict[str, str] = {"investor": "investor", "cloud_partner": "cloud partner",
                                "product_move": "product move", "status": "round status"}
 
@@ -166,7 +169,7 @@ def label(fact: dict[str, Any], *, period: bool = True) -> str:
     kind = fact.get("kind") or "other"
     text = f"{fact.get('subject') or ''} {KIND_LABELS.get(kind, kind.replace('_', ' ')).lower()}".strip()
     basis = fact.get("basis")
-    if basis:
+    if basis and PLAIN_BASIS.get(kind) != basis:
         text += f" ({BASIS_LABELS.get(basis, basis.replace('_', ' '))})"
     if period and fact.get("period"):
         text += f" for {fact['period']}"
@@ -428,7 +431,7 @@ def figure_name(fact: dict[str, Any]) -> str:
     kind = fact.get("kind") or "other"
     name = KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
     basis = fact.get("basis")
-    if basis:
+    if basis and PLAIN_BASIS.get(kind) != basis:
         name = f"{name}, {BASIS_LABELS.get(basis, basis)}"
     return f"{name} ({fact['period']})" if fact.get("period") else name
 

@@ -456,3 +456,16 @@ def test_a_rejected_investor_stops_counting_and_the_correction_names_it() -> Non
                                    " counts: a rival, not an investor")
     # named again later, it is new again: the rejected claim no longer counts
     assert kinds(rec(store, ex(investors=("Tencent",)), "https://b.example/2")) == [("new_investor", "investor")]
+
+
+def test_a_reported_round_that_closes_is_a_revision_and_plain_bases_go_unsaid() -> None:
+    store = Store()
+    recd(store, fact("round_size", 2e9, basis="round", qualifier="range", high=3e9), "https://a.example/1")
+    closed = recd(store, fact("round_size", 3e9, basis="round", qualifier="approx", stage="closed"),
+                  "https://b.example/2")
+    assert [(e.type, e.rule) for e in closed] == [("revised_figure", "stage_moved")]
+    assert message(closed[0]) == ("Revised: Kling round size ~$3B closed (was $2B–$3B reported, +20%)"
+                                  " — source: b.example")
+    # a later report of an earlier stage says nothing new
+    assert kinds(recd(store, fact("round_size", 3e9, basis="round", stage="committed"), "https://c.example/3")) == [
+        ("corroborated", "round_size")]
