@@ -60,6 +60,7 @@ TIER_RANK = {"primary": 2, "major": 1, "other": 0}
 IMPLAUSIBLE_FACTOR = 1000.0  # no source revises a figure a thousandfold: one side misread a unit or a price
 TERM_BASES = {"round_size": ("tranche", "committed_total", "cap")}  # terms of a round, told with it
 HEAD_BASIS = {"round_size": "round"}  # the basis unknown-basis figures of a kind mean when a story tells several
+UNCLASSIFIED = "other"  # a basis the extractor could not name: it does not establish an identity for a conflict
 UNDATED_WINDOW = timedelta(days=365)  # undated figures from stories further apart are not one claim
 MIN_MONEY = 1e6  # a round, valuation, capex, revenue or investment under a million is a per-share price
 
@@ -373,6 +374,9 @@ def decide(claim: Claim, prior: Sequence[Claim], *, tolerance: float, conflict_f
     off_implied = factor(x_usd, implied.value) if implied is not None and x_usd is not None else 1.0
     support = tuple(p for p in flagged if agrees(claim, p, tolerance) and p.outlet != claim.outlet
                     and (claim.cluster_id is None or p.cluster_id != claim.cluster_id))  # independent stories only
+    if claim.basis == UNCLASSIFIED and off_consensus >= conflict_factor and off_implied < conflict_factor:
+        # "some other user count" far from the known one is most likely another metric, not a dispute
+        return Decision("new_figure", "another_metric", claim, against=tuple(basis), consensus=cons_value, mode=mode)
     if track(claim) != "planned" and (off_consensus >= conflict_factor or off_implied >= conflict_factor):
         rules = [r for r, f in (("off_consensus", off_consensus), ("off_implied", off_implied))
                  if f >= conflict_factor]
@@ -727,7 +731,7 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
         if d.type == "corroborated" and any(p.outlet == rep.outlet and agrees(rep, p, cfg.ledger.tolerance)
                                             for p in prior):
             d = replace(d, type="known")  # one update per new outlet: this one has said it before
-        if d.type == "new_figure" and any(track(p) == track(rep) and p.decision not in NOT_EVIDENCE
+        if d.type == "new_figure" and d.rule == "first_claim" and any(track(p) == track(rep) and p.decision not in NOT_EVIDENCE
                                           and p.review != "rejected" and p.value is not None for p in prior):
             d = replace(d, type="uncompared")  # known already, in a currency the ledger cannot convert
         # a copy of a story (another outlet's, a Traditional-Chinese edition) never raises again what its

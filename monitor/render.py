@@ -207,7 +207,7 @@ def _terms(fact: dict[str, Any]) -> str:
 
 def _status_note(fact: dict[str, Any]) -> str:
     st = fact.get("status")
-    return f" ({st})" if st in ("planned", "guidance") else ""
+    return f" ({st})" if st in ("planned", "guidance") and fact.get("basis") != st else ""
 
 
 # ------------------------------------------------------------------ messages
@@ -355,6 +355,9 @@ def why(ev: Event) -> str:
     d = ev.detail
     words = _RULE_WORDS.get(ev.rule, ev.rule.replace("_", " "))
     src = f"{f.get('outlet') or d.get('outlet')}, tier {f.get('tier') or d.get('tier') or 'other'}"
+    if ev.type == "new_figure" and ev.rule == "another_metric":
+        return (f"an unclassified {label(f, period=False)} far from the known figure is taken for another metric"
+                f" (rule: new figure); claim from {src}")
     if ev.type == "new_figure":
         return f"first claim for {label(f)} (rule: new figure); claim from {src}"
     if ev.type == "revised_figure":

@@ -469,3 +469,11 @@ def test_a_reported_round_that_closes_is_a_revision_and_plain_bases_go_unsaid() 
     # a later report of an earlier stage says nothing new
     assert kinds(recd(store, fact("round_size", 3e9, basis="round", stage="committed"), "https://c.example/3")) == [
         ("corroborated", "round_size")]
+
+
+def test_an_unclassified_metric_far_from_the_known_one_is_another_metric_not_a_conflict() -> None:
+    store = Store()
+    recd(store, fact("users", 1.2e7, basis="other", unit="count"), "https://a.example/1")
+    far = recd(store, fact("users", 5e4, basis="other", unit="count"), "https://b.example/2")
+    assert [(e.type, e.rule) for e in far] == [("new_figure", "another_metric")]
+    assert "taken for another metric" in why(far[0])
