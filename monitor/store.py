@@ -586,9 +586,20 @@ class Store:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
     def feed_first_ok(self, feed: str) -> str | None:
-        """When the feed was first fetched successfully (its backlog's first_seen), as stored."""
-        row = self.db.execute("SELECT min(at) FROM fetch_log WHERE feed = ? AND status = 'ok'", [feed]).fetchone()
-        return row[0] if row and row[0] else None
+        """When the feed was first fetched successfully (its backlog's first_seen), as stored.
+
+        Remembered in meta once known, since housekeeping prunes the fetch log.
+        """
+        key = f"feed_first_ok:{feed}"
+        known = self.get_meta(key)
+        if known:
+            return known
+        row = self.db.execute("SELECT min(at) FROM fetch_log WHERE feed = ? AND status IN ('ok', 'not_modified')",
+                              [feed]).fetchone()
+        if row and row[0]:
+            self.set_meta(key, row[0])
+            return str(row[0])
+        return None
 
     def unprocessed_entries(self, limit: int = 500) -> list[dict[str, Any]]:
         """Entries whose current version the understanding stages have not seen (crash-safe resume)."""

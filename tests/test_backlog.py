@@ -82,3 +82,22 @@ def test_max_entry_age_zero_lets_a_first_poll_alert(feed_server: FeedServer, tmp
     with Store(cfg.store.path) as store:
         asyncio.run(poll_feeds(store, cfg))
         assert asyncio.run(process_pending(store, cfg)).events == 1
+
+
+def test_the_first_poll_is_remembered_when_the_fetch_log_is_pruned(feed_server: FeedServer, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    items = [item(1, 0, now - timedelta(hours=2))]
+    feed_server.add("/f.xml", rss(items))
+    cfg = Config(store=StoreConfig(path=str(tmp_path / "m.db")), console=ConsoleConfig(enabled=True, jsonl=""),
+                 fetch=FetchConfig(allow_private=True, full_text_for_matches=False),
+                 feeds=(FeedConfig(url=feed_server.url("/f.xml"), name="f"),))
+    with Store(cfg.store.path) as store:
+        asyncio.run(poll_feeds(store, cfg))
+        assert asyncio.run(process_pending(store, cfg)).events == 0  # the backlog
+        store.db.execute("DELETE FROM fetch_log")  # housekeeping pruned it
+        items.append(item(1, 3, now))
+        feed_server.add("/f.xml", rss(items))
+        store.db.execute("UPDATE feeds SET next_poll = NULL")
+        time.sleep(1.1)
+        asyncio.run(poll_feeds(store, cfg))
+        assert asyncio.run(process_pending(store, cfg)).events == 1  # news, not backlog
