@@ -578,7 +578,7 @@ def format_history(rows: Sequence[dict[str, Any]]) -> str:
     lines: list[str] = []
     cols = ("id", "date", "outlet", "tier", "value", "qualifier", "status", "stage", "decision", "quote")
     widths = {"id": 5, "date": 10, "outlet": 22, "tier": 7, "value": 28, "qualifier": 9, "status": 10, "stage": 9,
-              "decision": 14}
+              "decision": 22}
     current = None
     for r in rows:
         group = (r["subject"], r["kind"], r.get("basis"), r["period"])
