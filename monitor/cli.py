@@ -186,12 +186,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON line per document")
     s.set_defaults(handler=cmd_replay)
 
-    s = sub.add_parser("ledger", help="the history of a figure, source by source",
-                       description="Claims in the ledger, grouped by subject, kind and period.")
-    s.add_argument("--subject", help="Kling or Kuaishou")
-    s.add_argument("--kind", help="round_size, valuation, capex, revenue, users, stake, investment, investor, ...")
-    s.add_argument("--json", action="store_true", help="JSON output")
-    s.set_defaults(handler=cmd_ledger)
+    ledger = sub.add_parser("ledger", help="the claims, source by source, with their ids; correct them by hand",
+                            description="Claims in the ledger with their ids, grouped by subject, kind, basis "
+                                        "and period. `ledger reject ID` and `ledger confirm ID` correct them.")
+    ledger.add_argument("--subject", help="Kling or Kuaishou")
+    ledger.add_argument("--kind", help="round_size, valuation, capex, revenue, users, stake, investment, investor, ...")
+    ledger.add_argument("--json", action="store_true", help="JSON output")
+    ledger.set_defaults(handler=cmd_ledger)
+    lsub = ledger.add_subparsers(title="ledger commands", metavar="COMMAND")
+    s = lsub.add_parser("reject", help="retract a wrong claim: its figure stops counting",
+                        description="Retract a claim: its figure stops counting, a short correction goes to its "
+                                    "Slack thread and the digest lists it. Survives restarts; replay honours it.")
+    s.add_argument("claim_id", type=int, metavar="CLAIM_ID")
+    s.add_argument("--why", help="a short reason, shown with the correction")
+    s.set_defaults(handler=cmd_ledger_review, verdict="rejected")
+    s = lsub.add_parser("confirm", help="mark a claim settled by hand",
+                        description="Confirm a claim: it settles its figure as a primary source would.")
+    s.add_argument("claim_id", type=int, metavar="CLAIM_ID")
+    s.set_defaults(handler=cmd_ledger_review, verdict="confirmed", why=None)
 
     outbox = sub.add_parser("outbox", help="inspect and retry queued alerts", description="The alert outbox.")
     osub = outbox.add_subparsers(title="outbox commands", metavar="COMMAND")
@@ -507,7 +519,8 @@ def _watchlist(args: argparse.Namespace) -> Any:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from monitor.config import Config
-    from monitor.pipeline import format_replay, replay
+    from monitor.pipeline import replay
+    from monitor.render import format_replay
 
     try:
         cfg = _config(args)
@@ -524,7 +537,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
-    from monitor.ledger import format_history, history
+    from monitor.ledger import history
+    from monitor.render import format_history
 
     cfg = _config(args)
     with _store(cfg) as store:
@@ -534,6 +548,27 @@ def cmd_ledger(args: argparse.Namespace) -> int:
             _print_json(r)
     else:
         print(format_history(rows))
+    return EXIT_OK
+
+
+def cmd_ledger_review(args: argparse.Namespace) -> int:
+    from monitor.ledger import review_claim
+    from monitor.notify import drain, enqueue
+
+    cfg = _config(args)
+    now = datetime.now(UTC)
+    with _store(cfg) as store:
+        try:
+            with store.atomic():
+                ev = review_claim(store, args.claim_id, args.verdict, why=args.why, now=now)
+                if ev is not None:
+                    enqueue(store, [ev], cfg, now=now)
+        except KeyError:
+            print(f"kling-monitor: error: no claim {args.claim_id} (see `kling-monitor ledger`)", file=sys.stderr)
+            return EXIT_FAILURE
+        if ev is not None:
+            drain(store, cfg, now=now)
+    print(f"claim {args.claim_id} {args.verdict}" + (": correction queued" if ev is not None else ""))
     return EXIT_OK
 
 

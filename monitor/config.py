@@ -57,6 +57,8 @@ class FetchConfig:
     full_text_for_matches: bool = True  # fetch the article page when a matching entry is only a teaser
     parse_workers: int = -1  # processes parsing feeds: -1 auto (spare cores, big polls only), 0 never
     allow_private: bool = False  # fetch from loopback, private, link-local addresses (tests, intranets)
+    # Entries older than this (seconds), and a new feed's backlog, are understood silently: 0 alerts on all.
+    max_entry_age: int = 3 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +438,8 @@ def _check(cfg: Config, source: str, errors: list[str]) -> None:
     for key in ("concurrency", "per_host", "max_bytes", "max_redirects"):
         if getattr(fc, key) < 1:
             fail(f"fetch.{key}", "must be at least 1")
+    if fc.max_entry_age < 0:
+        fail("fetch.max_entry_age", "must be 0 (every entry may alert) or a number of seconds")
     if fc.parse_workers < -1:
         fail("fetch.parse_workers", "must be -1 (auto), 0 (in-process) or a number of processes")
     if fc.min_interval > fc.max_interval:

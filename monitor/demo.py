@@ -152,6 +152,11 @@ def run_demo(folder: Path, *, out: TextIO, delay: float = 0.0) -> DemoResult:
         console = {"console": ConsoleTransport(cfg.console.jsonl, out)}
         print(f"demo: {len(stories)} sample stories (invented for the demo, not news) on "
               f"{server.url('en')} and {server.url('zh')}", file=out)
+        # A feed's first poll is its backlog, recorded silently (fetch.max_entry_age): subscribe first, as a
+        # user would, so that what the feeds publish afterwards is news.
+        server.published = 0
+        asyncio.run(poll_feeds(store, cfg))
+        time.sleep(1.0)  # the store keeps seconds: the next poll must not share the subscription's second
         for i, story in enumerate(stories, 1):
             server.published = i
             print(f"\n-- round {i}: {story.feed} feed publishes \"{story.title}\"", file=out, flush=True)

@@ -37,8 +37,21 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader
 
 from monitor import redact
-from monitor.alerts import KIND_LABELS, TYPE_LABELS, change, comparable, format_figure, safe_url
 from monitor.config import Config, DigestConfig, EmailConfig, secret
+from monitor.models import Event
+from monitor.notify import event_from_dict
+from monitor.render import (
+    TYPE_LABELS,
+    change,
+    comparable,
+    corroboration_line,
+    digest_subject,
+    figure_name,
+    format_figure,
+    message,
+    safe_url,
+    why,
+)
 from monitor.store import Store, iso, parse_iso
 from monitor.units import source_name
 
@@ -145,6 +158,7 @@ class Digest:
     partners: list[Item] = field(default_factory=list)
     product_moves: list[Item] = field(default_factory=list)
     statuses: list[Item] = field(default_factory=list)
+    corrections: list[Item] = field(default_factory=list)
     corroborations: list[Item] = field(default_factory=list)
     other: list[Item] = field(default_factory=list)
     clusters: list[ClusterRow] = field(default_factory=list)
@@ -162,11 +176,33 @@ class Digest:
         return f"{start} – {b.strftime('%a %d %b %Y %H:%M')} ({self.timezone})"
 
 
-def _sources(ev: dict[str, Any]) -> tuple[Source, ...]:
+def _sources(ev: dict[str, Any] | Event) -> tuple[Source, ...]:
     out: list[Source] = []
-    for s in dict.fromkeys(ev.get("sources") or ()):
+    srcs = ev.sources if isinstance(ev, Event) else ev.get("sources") or ()
+    for s in dict.fromkeys(srcs):
         out.append(Source(source_name(s), s if safe_url(s) else None))
     return tuple(out)
+
+
+_TIER = {"primary": 2, "major": 1}
+
+
+@dataclass
+class _Fold:
+    """Corroborations of one claim folded into one line: the outlets counted, the best two links kept."""
+
+    event: Event
+    outlets: set[str] = field(default_factory=set)
+    best: list[tuple[int, str]] = field(default_factory=list)  # (-tier rank, link), at most two
+
+    def add(self, ev: Event) -> None:
+        fact = ev.fact or {}
+        self.outlets.add(str(fact.get("outlet") or ev.detail.get("outlet") or ev.doc))
+        rank = -_TIER.get(str(fact.get("tier")), 0)
+        for s in ev.sources[:1]:
+            if s not in [b for _, b in self.best]:
+                self.best = sorted([*self.best, (rank, s)])[:2]
+        self.event = ev
 
 
 def _comparable(fact: dict[str, Any] | None) -> float | None:
@@ -204,8 +240,9 @@ def build_digest(store: Store, since: datetime, until: datetime, *, timezone: st
     rows = store.events_between(since, until)
     d.event_count = len(rows)
     lists = {"conflict": d.conflicts, "new_investor": d.investors, "cloud_partnership": d.partners,
-             "product_move": d.product_moves, "status": d.statuses, "corroborated": d.corroborations}
+             "product_move": d.product_moves, "status": d.statuses, "retracted": d.corrections}
     latest_figure: dict[str, int] = {}
+    folds: dict[str, _Fold] = {}
     for r in rows:
         ev = json.loads(r["payload"])
         etype = ev.get("type") or r["type"]
@@ -213,13 +250,11 @@ def build_digest(store: Store, since: datetime, until: datetime, *, timezone: st
         if etype in ("new_figure", "revised_figure") and (ev.get("fact") or {}).get("value") is not None:
             fact, prev = ev["fact"], ev.get("previous")
             kind = ev.get("kind") or fact.get("kind") or "other"
-            label = KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
-            if fact.get("period"):
-                label += f" ({fact['period']})"
+            label = figure_name({**fact, "kind": kind})
             row = FigureRow(
                 subject=ev.get("subject") or "", label=label, value=format_figure(fact),
                 previous=format_figure(prev) if prev and prev.get("value") is not None else None, change=change(fact, prev),
-                revised=etype == "revised_figure", message=ev.get("message") or "", sources=_sources(ev),
+                revised=etype == "revised_figure", message=message(event_from_dict(ev)), sources=_sources(ev),
                 bars=_bars(store, ev.get("thread_key"), until, tz))
             # one row per figure: a later revision in the same period replaces the earlier row
             # (its chart shows the path; the sources of both are kept)
@@ -233,10 +268,22 @@ def build_digest(store: Store, since: datetime, until: datetime, *, timezone: st
                     latest_figure[tk] = len(d.figures)
                 d.figures.append(row)
             continue
+        event = event_from_dict(ev)
+        if etype == "corroborated":
+            # one line per claim however many outlets repeat it: the digest grows with claims, not copies
+            fold = folds.setdefault(event.thread_key or event.key, _Fold(event))
+            fold.add(event)
+            continue
         item = Item(type=etype, type_label=TYPE_LABELS.get(etype, ("", etype.replace("_", " ")))[1],
-                    subject=ev.get("subject") or "", message=ev.get("message") or r["message"],
-                    sources=_sources(ev), when=when, why=ev.get("why") or "")
+                    subject=event.subject or "", message=message(event), sources=_sources(event), when=when,
+                    why=why(event))
         lists.get(etype, d.other).append(item)
+    for fold in folds.values():
+        n = max(len(fold.outlets), int(fold.event.detail.get("n_sources") or 0))
+        d.corroborations.append(Item(
+            type="corroborated", type_label=TYPE_LABELS["corroborated"][1], subject=fold.event.subject,
+            message=corroboration_line(fold.event, n), sources=_sources(Event(
+                type="corroborated", subject="", key="", sources=tuple(s for _, s in fold.best)))))
     for c in store.top_clusters(since, until, limit=5):
         outlets = ", ".join(sorted({o for o in (c.get("outlets") or "").split(",") if o})[:6])
         title = " ".join((c.get("title") or "(untitled)").split())
@@ -273,14 +320,8 @@ def _jinja_text() -> Environment:
 
 def _subject(d: Digest) -> str:
     tz = ZoneInfo(d.timezone)
-    day = d.until.astimezone(tz).strftime("%d %b %Y")
-    n = d.event_count
-    if d.is_empty:
-        return f"Kling monitor digest, {day}: nothing new"
-    head = f"{len(d.figures)} figure{'s' if len(d.figures) != 1 else ''}" if d.figures else f"{n} updates"
-    if d.conflicts:
-        head += f", {len(d.conflicts)} conflict{'s' if len(d.conflicts) != 1 else ''}"
-    return f"Kling monitor digest, {day}: {head}"
+    return digest_subject(d.until.astimezone(tz).strftime("%d %b %Y"), empty=d.is_empty, events=d.event_count,
+                          figures=len(d.figures), conflicts=len(d.conflicts))
 
 
 def render_html(d: Digest) -> str:

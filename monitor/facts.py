@@ -116,6 +116,7 @@ _ATTRIBUTED = _rx("attribution")
 _SEGMENT = _rx("segment")
 _BASIS_IPO = _rx("round_ipo", "basis_ipo")
 _BASIS_PRE_IPO = _rx("basis_pre_ipo")
+_BASIS_ROUND_NAMED = _rx("basis_round_named")
 _MARKET_CONTEXT = _rx("basis_market_context")
 _UNTRACKED_NOUN_AFTER = _rx("untracked_noun_after")
 _VAGUE_BEFORE = _rx("vague_before")
@@ -383,6 +384,8 @@ def basis_of(kind: str, role: str, sent: Sentence, clause: tuple[int, int], peri
     if kind == "round_size":
         if implied in (None, "ipo") and first(_BASIS_PRE_IPO, sent.low) is not None:
             return "round"
+        if implied is None and first(_BASIS_ROUND_NAMED, clause_low) is not None:
+            return "round"  # "filed a $3B funding round ... with the Hong Kong Stock Exchange"
         if implied is None and first(_BASIS_IPO, sent.low) is not None:
             return "ipo"
         return implied or "round"

@@ -343,6 +343,7 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
     if not rows:
         return ProcessSummary()
     feeds = {f.name: f for f in cfg.feeds}
+    first_ok: dict[str, str | None] = {}
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     pages: dict[str, asyncio.Task[str | None]] = {}
@@ -394,13 +395,15 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                            published=parse_iso(row["published"]), lang=row["language"],
                            outlet=urlsplit(row["outlet_url"] or row["url"]).hostname)
             previous = _previous_text(store, row)
+            background = _is_background(store, cfg, row, first_ok)
+
             def queue(events: list[Event]) -> None:
                 enqueue(store, events, cfg, now=utcnow())
 
             try:
                 with store.atomic():
                     result = process_document(store, doc, cfg, entry_id=row["id"], previous_text=previous,
-                                              on_events=queue)
+                                              on_events=queue, background=background)
                     store.mark_processed(row["id"], row["version"], relevant=result.relevant,
                                          entities=list(result.extraction.entities) if result.extraction else [],
                                          facts=result.extraction.to_json() if result.extraction else None,
@@ -432,6 +435,20 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
 
 
 POISON_AFTER = 3  # passes an entry may fail before it is set aside
+
+
+def _is_background(store: Store, cfg: Config, row: dict[str, Any], first_ok: dict[str, str | None]) -> bool:
+    """Old news, or a new feed's backlog: understood and recorded, never announced (fetch.max_entry_age)."""
+    if cfg.fetch.max_entry_age <= 0:
+        return False
+    published = parse_iso(row["published"])
+    if published is not None and published < utcnow() - timedelta(seconds=cfg.fetch.max_entry_age):
+        return True
+    feed = row["feed"]
+    if feed not in first_ok:
+        first_ok[feed] = store.feed_first_ok(feed)
+    first = first_ok[feed]
+    return first is not None and row["first_seen"] <= first  # stored by the feed's first successful poll
 
 
 def _failed_attempts(row: dict[str, Any]) -> int:

@@ -1,22 +1,37 @@
 """The claim ledger: every extracted figure is a claim; events are what is new about them.
 
-Claims group by (subject, kind, period). For each document, the facts of one group are
-turned into claims (one figure given in two currencies is one claim), and the group's
-*representative* claim (the largest point figure; a tranche is smaller than the total) is
-judged against the group's earlier claims by `decide`, a pure function:
+A claim's identity is (subject, kind, basis, period): DAU and MAU, ARR and a quarter, a tranche
+and a total, 2016 and 2021 are different claims, and a revision or a conflict exists only
+within one identity. An unknown basis joins the one known basis of its (subject, kind, period)
+when there is only one; a figure with no period joins a dated claim only when the story's date
+leaves a single candidate period (`resolve_period`).
 
-- first claim in a group                              -> new_figure
+For each document, the claims of one identity are judged together: the identity's
+*representative* claim (a stated range, else the largest point figure) is judged against the
+identity's earlier claims by `decide`, a pure function:
+
+- first claim of an identity                          -> new_figure
+- an actual figure after only planned ones            -> revised_figure (the close), never a conflict
 - a large factor off the consensus, or off the value
   implied by other claims (round / stake = valuation)  -> conflict (never a "tenfold rise")
 - within tolerance, inside a known range, or under
-  a known upper bound                                  -> corroborated (digest only)
+  a known upper bound                                  -> corroborated (digest, and the thread once per outlet)
 - ... but the stage moved past a filing (filed->closed) -> revised_figure
 - otherwise the figure moved                           -> revised_figure, unless a primary
   source settled it and this one is not primary        -> conflict
 
-Investors, cloud partners, product moves and round statuses are claims too. Every event has
-a stable idempotency key, so re-processing a document never creates a second event.
-The ledger writes in the caller's transaction: the caller wraps `store.atomic()`.
+Status has its own rules: historical figures are recorded, never announced; planned, guidance
+and actual figures are separate tracks. A conflict is weighed by its sources: two outlets, or
+one primary or major source (or a claim confirmed by hand), make it a full alert; a single
+ordinary source makes it a low-severity flag (the claim's thread and the digest only) until a
+second outlet repeats it. A figure off by `IMPLAUSIBLE_FACTOR` or more, or a money figure under
+`MIN_MONEY`, is a misreading (a share price, a unit slip), kept but never judged.
+
+Copies of a story (the dedupe stage's `duplicate_of`) and background documents (older than
+`fetch.max_entry_age`, a new feed's backlog) are recorded and judged, silently. Claims rejected
+by hand (`ledger reject`) stop counting. Events are data (models.Event); every word people read
+is written by monitor/render.py. Every event has a stable idempotency key, so re-processing a
+document never creates a second event. The ledger writes in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -27,29 +42,32 @@ import statistics
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config import Config
 from monitor.dedupe import StoryAssignment, doc_key, outlet_of
 from monitor.models import ANNOUNCED_TYPES, Document, Event, Extraction, Fact
-from monitor.store import Store, iso
-from monitor.units import amount
+from monitor.store import Store, iso, parse_iso
 
 STAGES: tuple[str, ...] = ("reported", "filed", "signed", "committed", "closed")
 STAGE_RANK: dict[str, int] = {s: i for i, s in enumerate(STAGES)}
 ROUND_KINDS = frozenset({"round_size", "valuation", "stake", "investment"})
+MONEY_KINDS = frozenset({"round_size", "valuation", "capex", "revenue", "investment"})
 POINT_QUALIFIERS = frozenset({"exact", "approx", "at_least"})
 TIER_RANK = {"primary": 2, "major": 1, "other": 0}
+IMPLAUSIBLE_FACTOR = 1000.0  # no source revises a figure a thousandfold: one side misread a unit or a price
+TERM_BASES = {"round_size": ("tranche", "committed_total", "cap")}  # terms of a round, told with it
+HEAD_BASIS = {"round_size": "round"}  # the basis unknown-basis figures of a kind mean when a story tells several
+UNCLASSIFIED = "other"  # a basis the extractor could not name: it does not establish an identity for a conflict
+UNDATED_WINDOW = timedelta(days=365)  # undated figures from stories further apart are not one claim
+MIN_MONEY = 1e6  # a round, valuation, capex, revenue or investment under a million is a per-share price
 
 SEVERITY = {"conflict": 3, "new_figure": 3, "revised_figure": 3, "new_investor": 2, "cloud_partnership": 2,
-            "product_move": 2, "status": 2, "corroborated": 1, "story_update": 1}
-
-KIND_LABEL = {"round_size": "round size", "valuation": "valuation", "capex": "capex", "revenue": "revenue",
-              "users": "users", "stake": "stake", "investment": "investment", "other": "figure"}
-_FOLD_WORDS = {2: "twofold", 3: "threefold", 4: "fourfold", 5: "fivefold", 6: "sixfold", 7: "sevenfold",
-               8: "eightfold", 9: "ninefold", 10: "tenfold"}
+            "product_move": 2, "status": 2, "corroborated": 1, "story_update": 1, "retracted": 2}
+# Decisions whose claims are not evidence for later judgements.
+NOT_EVIDENCE = ("speculative", "historical", "implausible", "recorded", "rejected")
 
 
 # ------------------------------------------------------------------ claims
@@ -81,6 +99,9 @@ class Claim:
     decision: str | None = None
     cluster_id: int | None = None
     id: int | None = None
+    basis: str = ""  # what the figure measures within its kind (dau, arr, tranche ...); "" unknown
+    status: str = "reported"  # reported | planned | guidance | historical
+    review: str | None = None  # confirmed | rejected, by hand
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> Claim:
@@ -89,7 +110,8 @@ class Claim:
                    stage=r["stage"] or "reported", source_url=r["source_url"], outlet=r["outlet"],
                    tier=r["tier"] or "other", published=r["published"], quote=r["quote"] or "", doc=r["doc"],
                    name=r["name"], speculative=bool(r["speculative"]), alt_value=r["alt_value"],
-                   alt_unit=r["alt_unit"], decision=r["decision"], cluster_id=r["cluster_id"], id=r["id"])
+                   alt_unit=r["alt_unit"], decision=r["decision"], cluster_id=r["cluster_id"], id=r["id"],
+                   basis=r.get("basis") or "", status=r.get("status") or "reported", review=r.get("review"))
 
     def usd_factor(self) -> float | None:
         """Multiply a value in this claim's unit by this to get USD (None: no USD known)."""
@@ -103,15 +125,26 @@ class Claim:
     def key(self) -> str:
         """Idempotency key of the claim: the same statement from the same document is stored once."""
         return _sha("claim", self.doc, self.subject, self.kind, self.period, self.name, self.value, self.unit,
-                    self.qualifier, self.range_high, self.stage)
+                    self.qualifier, self.range_high, self.stage, self.basis or None,
+                    None if self.status == "reported" else self.status)
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        return (self.subject, self.kind, self.basis, self.period)
 
     def to_fact(self) -> dict[str, Any]:
-        """The event's `fact`: the documented fact keys plus stage, source and tier."""
+        """The event's `fact`: the documented fact keys plus stage, source, tier and claim id."""
         return {"kind": self.kind, "subject": self.subject, "value": self.value, "unit": self.unit,
                 "value_usd": self.value_usd, "qualifier": self.qualifier, "range_high": self.range_high,
-                "period": self.period or None, "stage": self.stage, "quote": self.quote, "outlet": self.outlet,
-                "tier": self.tier, "source": self.source_url or self.doc, "alt_value": self.alt_value,
-                "alt_unit": self.alt_unit}
+                "period": self.period or None, "basis": self.basis or None, "status": self.status,
+                "stage": self.stage, "quote": self.quote, "outlet": self.outlet, "tier": self.tier,
+                "source": self.source_url or self.doc, "published": self.published, "alt_value": self.alt_value,
+                "alt_unit": self.alt_unit, "claim_id": self.id}
+
+
+def track(c: Claim) -> str:
+    """Planned, guidance and actual figures are judged apart (historical ones are actuals of the past)."""
+    return c.status if c.status in ("planned", "guidance") else "actual"
 
 
 def _interval(c: Claim, mode: str) -> tuple[float, float] | None:
@@ -175,6 +208,81 @@ def factor(a: float, b: float) -> float:
     return max(a / b, b / a)
 
 
+# ------------------------------------------------------------------ periods and identity
+
+_PERIOD = re.compile(r"^(?:as-of )?(\d{4})(?:-(Q[1-4]|H[12]|\d{2}))?$")
+
+
+def period_span(period: str) -> tuple[date, date, int] | None:
+    """First day, last day and reporting lag in days of '2025-Q3', '2025', '2025-H1', '2025-12', 'as-of 2026-02'."""
+    m = _PERIOD.match(period or "")
+    if not m:
+        return None
+    year, part = int(m.group(1)), m.group(2)
+    if part is None:
+        return date(year, 1, 1), date(year, 12, 31), 120
+    if part.startswith("Q"):
+        q = int(part[1])
+        first, last_month, lag = date(year, 3 * q - 2, 1), 3 * q, 92
+    elif part.startswith("H"):
+        h = int(part[1])
+        first, last_month, lag = date(year, 6 * h - 5, 1), 6 * h, 92
+    else:
+        month = int(part)
+        if not 1 <= month <= 12:
+            return None
+        first, last_month, lag = date(year, month, 1), month, 62
+    end = (date(year + 1, 1, 1) if last_month == 12 else date(year, last_month + 1, 1)) - timedelta(days=1)
+    return first, end, lag
+
+
+def resolve_period(story_date: date | None, candidates: Sequence[str]) -> str | None:
+    """The one dated period an undated figure of a story from `story_date` can mean, else None.
+
+    A period is a candidate when the story falls inside it or within its reporting lag after
+    it (a quarter's results come out within three months). Two candidates (a quarter and its
+    year, or two quarters) are ambiguous: the figure stays undated.
+    """
+    if story_date is None:
+        return None
+    hits = []
+    for p in dict.fromkeys(candidates):
+        span = period_span(p)
+        if span is not None and span[0] <= story_date <= span[1] + timedelta(days=span[2]):
+            hits.append(p)
+    return hits[0] if len(hits) == 1 else None
+
+
+def _near(a: Claim, b: Claim) -> bool:
+    """Undated figures mean 'now' at their story's date: a year apart they are different claims.
+
+    A story without a date cannot be placed beside a dated one; two without dates (files replayed
+    as one timeline) are taken as contemporaries.
+    """
+    da, db = parse_iso(a.published), parse_iso(b.published)
+    if da is None or db is None:
+        return da is None and db is None
+    return abs(da - db) <= UNDATED_WINDOW
+
+
+def compatible(claim: Claim, priors: Sequence[Claim], doc_bases: frozenset[str] = frozenset()) -> list[Claim]:
+    """The earlier claims of the same identity, where an unknown basis is matched only when unambiguous.
+
+    An unknown-basis claim joins the one basis known elsewhere (or stays with the unknown ones when
+    several are known). A claim with a basis takes the unknown-basis claims as its own unless another
+    basis is known elsewhere, or its own story tells several bases apart and it is not the headline
+    one (a round's tranche, cap and committed total leave the unknown figures to the round).
+    """
+    same = [p for p in priors if (p.subject, p.kind, p.period) == (claim.subject, claim.kind, claim.period)
+            and (claim.period or _near(claim, p))]
+    other = {p.basis for p in same if p.basis and p.doc != claim.doc}
+    if not claim.basis:
+        return same if len(other) <= 1 else [p for p in same if not p.basis]
+    if other - {claim.basis} or (len(doc_bases) > 1 and claim.basis != HEAD_BASIS.get(claim.kind)):
+        return [p for p in same if p.basis == claim.basis]
+    return [p for p in same if p.basis in ("", claim.basis)]
+
+
 # ------------------------------------------------------------------ decisions
 
 
@@ -190,7 +298,7 @@ class Implied:
 @dataclass(frozen=True, slots=True)
 class Decision:
     type: str  # new_figure | revised_figure | corroborated | conflict
-    rule: str  # which rule fired, for `why`
+    rule: str  # which rule fired: a code that monitor/render.py words
     claim: Claim
     previous: Claim | None = None
     delta: float | None = None  # relative change from `previous`
@@ -199,6 +307,8 @@ class Decision:
     mode: str | None = None  # the unit the comparison was made in
     implied: Implied | None = None
     conflict_factor: float | None = None
+    support: tuple[Claim, ...] = ()  # for a conflict: the earlier claims that say what this one says
+    weight: str = "full"  # a conflict's weight: full, or low (a single ordinary source)
 
 
 UNANNOUNCED_KINDS = frozenset({"other"})
@@ -215,50 +325,90 @@ def _floor_raised(claim: Claim, basis: Sequence[Claim], mode: str | None, tolera
     return new_floor is not None and bool(known) and new_floor > max(known) * (1 + tolerance)
 
 
+def _delta(claim: Claim, prev: Claim | None, mode: str | None) -> float | None:
+    if prev is None or mode is None:
+        return None
+    pv, xv = headline_value(prev, compare_mode(claim, prev) or mode), headline_value(claim, mode)
+    return (xv - pv) / pv if pv and xv is not None else None
+
+
+def conflict_weight(claim: Claim, support: Sequence[Claim]) -> str:
+    """Full when two outlets, or a primary or major source, or a confirmed claim stand behind the figure."""
+    backers = [claim, *support]
+    outlets = {(c.outlet or c.doc or "").lower() for c in backers}
+    strong = any(c.tier in ("primary", "major") or c.review == "confirmed" for c in backers)
+    return "full" if strong or len(outlets) >= 2 else "low"
+
+
+def _repeat_rule(claim: Claim, flagged: Sequence[Claim], weight: str, tolerance: float) -> str | None:
+    """'flag_known' when this conflict was raised before at this weight already: one message per change."""
+    same = [p for p in flagged if agrees(claim, p, tolerance)]
+    if not same:
+        return None
+    before = conflict_weight(same[0], same[1:])
+    return None if (before, weight) == ("low", "full") else "flag_known"
+
+
 def decide(claim: Claim, prior: Sequence[Claim], *, tolerance: float, conflict_factor: float,
            implied: Implied | None = None) -> Decision:
-    """Judge one new claim against its group's earlier claims (pure; see the module docstring)."""
+    """Judge one new claim against its identity's earlier claims (pure; see the module docstring)."""
     prior = [p for p in prior if not p.speculative and p.value is not None and p.doc != claim.doc
-             and p.decision != "conflict"]
+             and p.review != "rejected" and p.decision not in NOT_EVIDENCE and p.status != "historical"]
+    same_track = [p for p in prior if track(p) == track(claim)]
+    if track(claim) == "actual" and not same_track:
+        planned = [p for p in prior if track(p) == "planned" and compare_mode(claim, p) is not None]
+        if planned:
+            prev = _headline(planned)
+            mode = compare_mode(claim, prev) if prev else None
+            return Decision("revised_figure", "planned_closed", claim, previous=prev, delta=_delta(claim, prev, mode),
+                            against=tuple(planned), mode=mode)
+    flagged = [p for p in same_track if p.decision == "conflict"]
+    prior = [p for p in same_track if p.decision != "conflict"]
     comparable = [p for p in prior if compare_mode(claim, p) is not None]
-    primary = [p for p in comparable if p.tier == "primary"]
+    primary = [p for p in comparable if p.tier == "primary" or p.review == "confirmed"]
     basis = primary or comparable
     cons_value, mode = _consensus(claim, basis) or (None, None)
     x = headline_value(claim, mode) if mode else None
     off_consensus = factor(x, cons_value) if cons_value is not None and x is not None else 1.0
     x_usd = headline_value(claim, "USD") if claim.usd_factor() is not None else None
     off_implied = factor(x_usd, implied.value) if implied is not None and x_usd is not None else 1.0
-    if off_consensus >= conflict_factor or off_implied >= conflict_factor:
-        rules = [r for r, f in (("off the consensus", off_consensus), ("off the implied value", off_implied))
+    support = tuple(p for p in flagged if agrees(claim, p, tolerance) and p.outlet != claim.outlet
+                    and (claim.cluster_id is None or p.cluster_id != claim.cluster_id))  # independent stories only
+    if claim.basis == UNCLASSIFIED and off_consensus >= conflict_factor and off_implied < conflict_factor:
+        # "some other user count" far from the known one is most likely another metric, not a dispute
+        return Decision("new_figure", "another_metric", claim, against=tuple(basis), consensus=cons_value, mode=mode)
+    if track(claim) != "planned" and (off_consensus >= conflict_factor or off_implied >= conflict_factor):
+        rules = [r for r, f in (("off_consensus", off_consensus), ("off_implied", off_implied))
                  if f >= conflict_factor]
-        return Decision("conflict", " and ".join(rules), claim, against=tuple(basis), consensus=cons_value,
-                        mode=mode or "USD", implied=implied if off_implied >= conflict_factor else None,
-                        conflict_factor=max(off_consensus, off_implied))
+        weight = conflict_weight(claim, support)
+        return Decision("conflict", _repeat_rule(claim, flagged, weight, tolerance) or "+".join(rules), claim,
+                        against=tuple(basis), consensus=cons_value, mode=mode or "USD",
+                        implied=implied if off_implied >= conflict_factor else None,
+                        conflict_factor=max(off_consensus, off_implied), support=support, weight=weight)
     if not comparable:
-        return Decision("new_figure", "first claim in group", claim, implied=implied)
+        return Decision("new_figure", "first_claim", claim, implied=implied)
     consistent = [p for p in basis if agrees(claim, p, tolerance)]
     prev = _headline(basis)
-    delta = None
-    if prev is not None and mode is not None:
-        pv, xv = headline_value(prev, compare_mode(claim, prev) or mode), x
-        if pv and xv is not None:
-            delta = (xv - pv) / pv
+    delta = _delta(claim, prev, mode)
     known_stage = max((STAGE_RANK.get(p.stage, 0) for p in prior), default=0)
-    stage_moved = STAGE_RANK.get(claim.stage, 0) > known_stage >= STAGE_RANK["filed"]
+    # past a filing the round's every step is news; before one, only its close is (not "committed" chatter)
+    stage_moved = STAGE_RANK.get(claim.stage, 0) > known_stage and (
+        known_stage >= STAGE_RANK["filed"] or claim.stage == "closed")
     if consistent and _floor_raised(claim, basis, mode, tolerance):
-        return Decision("revised_figure", "lower bound raised", claim, previous=prev, delta=delta,
+        return Decision("revised_figure", "lower_bound_raised", claim, previous=prev, delta=delta,
                         against=tuple(basis), consensus=cons_value, mode=mode)
     if consistent and not stage_moved:
-        return Decision("corroborated", "consistent within tolerance or known bounds", claim, previous=prev,
-                        against=tuple(consistent), consensus=cons_value, mode=mode)
+        return Decision("corroborated", "consistent", claim, previous=prev, against=tuple(consistent),
+                        consensus=cons_value, mode=mode)
     if stage_moved and consistent:
-        return Decision("revised_figure", f"stage moved {STAGES[known_stage]} -> {claim.stage}", claim,
-                        previous=prev, delta=delta, against=tuple(basis), consensus=cons_value, mode=mode)
-    if primary and claim.tier != "primary":
-        return Decision("conflict", "primary source settled it", claim, previous=prev, delta=delta,
-                        against=tuple(primary), consensus=cons_value, mode=mode,
-                        conflict_factor=factor(x, cons_value) if x and cons_value else None)
-    return Decision("revised_figure", "figure moved", claim, previous=prev, delta=delta, against=tuple(basis),
+        return Decision("revised_figure", "stage_moved", claim, previous=prev, delta=delta, against=tuple(basis),
+                        consensus=cons_value, mode=mode)
+    if primary and claim.tier != "primary" and claim.review != "confirmed" and track(claim) != "planned":
+        return Decision("conflict", "primary_settled", claim, previous=prev, delta=delta, against=tuple(primary),
+                        consensus=cons_value, mode=mode,
+                        conflict_factor=factor(x, cons_value) if x and cons_value else None, support=support,
+                        weight=conflict_weight(claim, support))
+    return Decision("revised_figure", "figure_moved", claim, previous=prev, delta=delta, against=tuple(basis),
                     consensus=cons_value, mode=mode)
 
 
@@ -285,47 +435,13 @@ def _headline(basis: Sequence[Claim]) -> Claim | None:
     return points[-1] if points else (basis[-1] if basis else None)
 
 
-# ------------------------------------------------------------------ formatting
-
-
-def figure_text(c: Claim, *, approx: str = "~", stage: bool = True) -> str:
-    """'about $3.6B (≈ RMB 26B)', 'RMB 13.8B (~$2.028B)', 'up to $3B', '$2B–$3B'."""
-    text = amount(c.value, c.unit)
-    if c.qualifier == "range" and c.range_high is not None:
-        text = f"{text}–{amount(c.range_high, c.unit)}"
-    elif c.qualifier == "approx":
-        text = f"{approx}{text}" if approx == "~" else f"{approx} {text}"
-    elif c.qualifier == "up_to":
-        text = f"up to {text}"
-    elif c.qualifier == "at_least":
-        text = f"at least {text}"
-    if c.value_usd is not None and (c.unit or "").upper() != "USD":
-        text += f" (~{amount(c.value_usd, 'USD')})"
-    usd_shown = c.value_usd is not None and (c.unit or "").upper() != "USD"
-    if c.alt_value is not None and not (usd_shown and (c.alt_unit or "").upper() == "USD"):
-        text += f" (≈ {amount(c.alt_value, c.alt_unit)})"
-    if stage and c.stage and c.stage != "reported":
-        text += f" {c.stage}"
-    return text
-
-
-def _label(c: Claim) -> str:
-    label = f"{c.subject} {KIND_LABEL.get(c.kind, c.kind.replace('_', ' '))}"
-    return f"{label} for {c.period}" if c.period else label
-
-
-def _fold(f: float, up: bool) -> str:
-    n = round(f)
-    word = _FOLD_WORDS.get(n, f"{f:.0f}x") if abs(f - n) < 0.25 else f"{f:.1f}x"
-    return f"{word} {'rise' if up else 'fall'}"
-
-
-def _outlets(claims: Sequence[Claim]) -> list[str]:
-    return list(dict.fromkeys(c.outlet or c.doc or "?" for c in claims))
-
-
 def _sha(*parts: Any) -> str:
     return hashlib.sha1("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:24]
+
+
+def thread_key(c: Claim) -> str:
+    """One Slack thread per claim identity."""
+    return ":".join([c.subject, c.kind, c.period] + ([c.basis] if c.basis else []))
 
 
 # ------------------------------------------------------------------ sources
@@ -375,8 +491,9 @@ class _Ctx:
     published: str | None
     cluster_id: int | None
     cluster_size: int
-    sources: list[str]
     now: datetime
+    silent: bool = False  # background: record and judge, announce nothing
+    copy: bool = False  # a copy of a story already seen: never re-announce what it raised
     events: list[Event] = field(default_factory=list)
 
 
@@ -388,7 +505,7 @@ def _norm_name(name: str) -> str:
 def _stage_for(f: Fact, statuses: Sequence[str]) -> str:
     if f.stage and f.stage in STAGE_RANK:
         return f.stage
-    if f.kind in ROUND_KINDS:
+    if f.kind in ROUND_KINDS and f.status != "planned":
         ranked = [s for s in statuses if s in STAGE_RANK]
         if ranked:
             return max(ranked, key=lambda s: STAGE_RANK[s])
@@ -401,7 +518,7 @@ def _claims_from_facts(ex: Extraction, ctx: _Ctx) -> list[Claim]:
     claims: list[tuple[Claim, Fact]] = []
     seen: set[tuple[Any, ...]] = set()
     for f in ex.facts:
-        sig = (f.subject, f.kind, f.period, f.value, f.unit, f.qualifier, f.range_high)
+        sig = (f.subject, f.kind, f.period, f.basis, f.status, f.value, f.unit, f.qualifier, f.range_high)
         if sig in seen:
             continue
         seen.add(sig)
@@ -409,10 +526,11 @@ def _claims_from_facts(ex: Extraction, ctx: _Ctx) -> list[Claim]:
                   value_usd=f.value_usd, qualifier=f.qualifier or "exact", range_high=f.range_high,
                   stage=_stage_for(f, ex.statuses), source_url=ctx.url, outlet=ctx.outlet, tier=ctx.tier,
                   published=ctx.published, quote=f.quote, doc=ctx.key, speculative=f.speculative,
-                  cluster_id=ctx.cluster_id, alt_value=f.alt_value, alt_unit=f.alt_unit)
+                  cluster_id=ctx.cluster_id, alt_value=f.alt_value, alt_unit=f.alt_unit, basis=f.basis or "",
+                  status=f.status or "reported")
         merged = False
         for i, (other, of) in enumerate(claims):
-            if (other.subject, other.kind, other.period) != (c.subject, c.kind, c.period):
+            if (other.identity, other.status) != (c.identity, c.status):
                 continue
             if other.unit == c.unit or other.qualifier != c.qualifier:
                 continue
@@ -483,22 +601,32 @@ def _implied_valuation(subject: str, claims: Sequence[Claim]) -> Implied | None:
     return Implied(value=r / (s / 100.0), round_usd=r, stake=s)
 
 
+def _plausible(c: Claim) -> bool:
+    """A money figure under MIN_MONEY (in USD where known) is a per-share price or a unit slip."""
+    if c.kind not in MONEY_KINDS or c.value is None:
+        return True
+    v = headline_value(c, "USD") if c.usd_factor() is not None else c.value
+    return v is not None and v >= MIN_MONEY
+
+
 def record_extraction(store: Store, ex: Extraction, doc: Document, *, assignment: StoryAssignment | None,
-                      cfg: Config, feed: str | None = None, now: datetime | None = None) -> list[Event]:
+                      cfg: Config, feed: str | None = None, now: datetime | None = None,
+                      background: bool = False) -> list[Event]:
     """Write the document's claims and the events they cause; return only events newly inserted.
 
-    Runs in the caller's transaction (wrap in `store.atomic()` together with the outbox).
+    `background`: the document is old news (or a new feed's backlog): judged and recorded, never
+    announced. Runs in the caller's transaction (wrap in `store.atomic()` together with the outbox).
     """
     if not ex.relevant:
         return []
     url = doc.url if doc.url and "://" in doc.url else None
     outlet = outlet_of(doc)
     cluster_id = assignment.cluster_id if assignment else None
-    sources = _cluster_links(store, cluster_id) if cluster_id is not None else []
     ctx = _Ctx(doc=doc, key=doc_key(doc), url=url, outlet=outlet,
                tier=source_tier(cfg, url, outlet=doc.outlet, feed=feed), published=iso(doc.published),
                cluster_id=cluster_id, cluster_size=assignment.cluster_size if assignment else 1,
-               sources=sources or [url or outlet], now=now or datetime.now(UTC))
+               now=now or datetime.now(UTC), silent=background,
+               copy=bool(assignment and assignment.duplicate_of))
     claims = _claims_from_facts(ex, ctx)
     round_subject = _round_subject(ex, claims)
     announced_stage = _record_figures(store, claims, ctx, cfg)
@@ -511,14 +639,6 @@ def record_extraction(store: Store, ex: Extraction, doc: Document, *, assignment
     return ctx.events
 
 
-def _cluster_links(store: Store, cluster_id: int) -> list[str]:
-    """One link per outlet of the story's cluster (URLs where known): the event lists all its sources."""
-    out: dict[str, str] = {}
-    for row in store.cluster_stories(cluster_id):
-        out.setdefault(row["outlet"] or row["doc"], row["doc"])
-    return list(out.values())
-
-
 def _round_subject(ex: Extraction, claims: Sequence[Claim]) -> str:
     for c in claims:
         if c.kind in ROUND_KINDS:
@@ -528,165 +648,193 @@ def _round_subject(ex: Extraction, claims: Sequence[Claim]) -> str:
     return ex.entities[0]
 
 
-def _emit(store: Store, ctx: _Ctx, *, type: str, subject: str, kind: str | None, ident: Any, message: str,
-          why: str, severity: int | None = None, fact: dict[str, Any] | None = None,
-          previous: dict[str, Any] | None = None, sources: Sequence[str] = (), thread_key: str | None = None) -> None:
-    ev = Event(type=type, subject=subject, key=_sha("event", type, subject, kind, ident, ctx.key), message=message,
-               why=why, severity=severity if severity is not None else SEVERITY[type], kind=kind, fact=fact,
-               previous=previous, sources=tuple(dict.fromkeys([*ctx.sources, *sources])), doc=ctx.key,
-               title=ctx.doc.title or None, cluster=ctx.cluster_id, cluster_size=ctx.cluster_size,
-               thread_key=thread_key)
-    if store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=ev.kind, message=ev.message,
-                          why=ev.why, severity=ev.severity, payload=ev.to_dict(), doc=ev.doc, created=ctx.now):
+def _emit(store: Store, ctx: _Ctx, *, type: str, subject: str, kind: str | None, ident: Any, rule: str,
+          severity: int | None = None, fact: dict[str, Any] | None = None, previous: dict[str, Any] | None = None,
+          against: Sequence[dict[str, Any]] = (), detail: dict[str, Any] | None = None,
+          evidence: Sequence[str] = (), sources: Sequence[str] = (), thread: str | None = None,
+          claim_id: int | None = None) -> None:
+    """Insert one event (idempotent by key); background documents stay silent."""
+    if ctx.silent:
+        return
+    own = ctx.url or ctx.outlet
+    ev = Event(type=type, subject=subject, key=_sha("event", type, subject, kind, ident, ctx.key), rule=rule,
+               severity=severity if severity is not None else SEVERITY[type], kind=kind, fact=fact,
+               previous=previous, against=tuple(against), detail=detail or {},
+               evidence=tuple(q for q in evidence if q), sources=tuple(dict.fromkeys([own, *sources]))[:3],
+               claim_id=claim_id, doc=ctx.key, title=ctx.doc.title or None, cluster=ctx.cluster_id,
+               cluster_size=ctx.cluster_size, thread_key=thread)
+    if store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=ev.kind, severity=ev.severity,
+                          payload=ev.to_dict(), doc=ev.doc, created=ctx.now):
         ctx.events.append(ev)
 
 
-def _store_claim(store: Store, c: Claim, ctx: _Ctx) -> bool:
+def _store_claim(store: Store, c: Claim, ctx: _Ctx) -> int | None:
+    """Insert a claim (idempotent by key); its id, or None when it was already there."""
     return store.insert_claim({
         "subject": c.subject, "kind": c.kind, "period": c.period, "name": c.name, "value": c.value, "unit": c.unit,
         "value_usd": c.value_usd, "qualifier": c.qualifier, "range_high": c.range_high, "stage": c.stage,
         "speculative": int(c.speculative), "source_url": c.source_url, "outlet": c.outlet, "tier": c.tier,
         "published": c.published, "quote": c.quote, "doc": c.doc, "cluster_id": c.cluster_id,
         "created": iso(ctx.now), "key": c.key, "decision": c.decision, "alt_value": c.alt_value,
-        "alt_unit": c.alt_unit})
+        "alt_unit": c.alt_unit, "basis": c.basis, "status": c.status})
+
+
+def _resolve(claims: list[Claim], ctx: _Ctx, store: Store) -> list[Claim]:
+    """Give undated figures the one period the story's date allows, when the ledger knows that period."""
+    story = parse_iso(ctx.published)
+    out = []
+    for c in claims:
+        if not c.period and c.value is not None and story is not None:
+            dated = [p for p in (Claim.from_row(r) for r in store.figure_claims(c.subject, c.kind))
+                     if p.period and (not c.basis or not p.basis or p.basis == c.basis)]
+            dated += [p for p in claims if p.period and p.kind == c.kind and p.subject == c.subject]
+            period = resolve_period(story.date(), [p.period for p in dated])
+            if period:
+                c = replace(c, period=period)
+        out.append(c)
+    return out
 
 
 def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -> set[str]:
-    """Decide each (subject, kind, period) group of this document; return stages announced with a figure."""
-    groups: dict[tuple[str, str, str], list[Claim]] = {}
-    for c in claims:
-        groups.setdefault((c.subject, c.kind, c.period), []).append(c)
+    """Decide each claim identity of this document; return the stages announced with a figure."""
+    claims = _resolve(claims, ctx, store)
+    rejected = store.rejected_claim_keys([c.key for c in claims])
     round_subjects = {c.subject for c in claims if c.kind == "round_size" and not c.speculative}
+    groups: dict[tuple[str, str, str, str], list[Claim]] = {}
     announced_stages: set[str] = set()
-    for (subject, kind, period), group in groups.items():
-        live = [c for c in group if not c.speculative]
-        if not live or (kind == "stake" and subject in round_subjects):
-            # speculation is kept but never judged; a stake beside a round is a term of that round
-            for c in group:
-                _store_claim(store, replace(c, decision="speculative" if c.speculative else "part"), ctx)
+    for c in claims:
+        why_not = ("speculative" if c.speculative else "recorded" if c.kind in UNANNOUNCED_KINDS
+                   else "part" if c.kind == "stake" and c.subject in round_subjects
+                   else "historical" if c.status == "historical"
+                   else "implausible" if not _plausible(c) else None)
+        if why_not is not None or c.key in rejected:
+            # kept in the history, never judged: speculation, unclassified figures (a profit, a turnover),
+            # a stake beside its round, background about the past, a misread price; or rejected by hand
+            _store_claim(store, replace(c, decision=why_not or "rejected"), ctx)
             continue
-        if kind in UNANNOUNCED_KINDS:
-            # a figure the extractor could not tie to a tracked measure (an estimate, a profit, a
-            # turnover) stays in the ledger's history but is nobody's news
-            for c in group:
-                _store_claim(store, replace(c, decision="recorded"), ctx)
-            continue
+        groups.setdefault(c.identity, []).append(c)
+    judged: list[tuple[Decision, list[Claim], Claim]] = []
+    for (subject, kind, _basis, _period), group in groups.items():
+        doc_bases = frozenset(k[2] for k in groups if k[:2] == (subject, kind))
         if all(store.has_claim(c.key) for c in group):
             continue  # this document was judged before: never decide (or announce) twice
-        prior = [Claim.from_row(r) for r in store.group_claims(subject, kind, period)]
+        everything = [Claim.from_row(r) for r in store.figure_claims(subject, kind)]
         # Judge by a claim the ledger can compare: "$2.8B" says nothing against a round known only
         # in yuan, while the same document's "19 billion yuan ($2.8 billion)" does.
-        rep = _representative([c for c in live if any(compare_mode(c, p) is not None for p in prior)] or live)
+        prior_any = compatible(group[0], everything, doc_bases)
+        rep = _representative([c for c in group if any(compare_mode(c, p) is not None for p in prior_any)] or group)
+        prior = compatible(rep, everything, doc_bases)
         implied = _implied_valuation(subject, claims) if kind == "valuation" else None
         d = decide(rep, prior, tolerance=cfg.ledger.tolerance, conflict_factor=cfg.ledger.conflict_factor,
                    implied=implied)
+        d = _check_plausible(d, cfg)
+        if d.type == "corroborated" and any(p.outlet == rep.outlet and agrees(rep, p, cfg.ledger.tolerance)
+                                            for p in prior):
+            d = replace(d, type="known")  # one update per new outlet: this one has said it before
+        if d.type == "new_figure" and d.rule == "first_claim" and any(track(p) == track(rep) and p.decision not in NOT_EVIDENCE
+                                          and p.review != "rejected" and p.value is not None for p in prior):
+            d = replace(d, type="uncompared")  # known already, in a currency the ledger cannot convert
+        # a copy of a story (another outlet's, a Traditional-Chinese edition) never raises again what its
+        # story already raised; a figure the story did not state is still news
+        echo = ctx.copy and d.type in ANNOUNCED_TYPES and any(
+            p.cluster_id == ctx.cluster_id and agrees(rep, p, cfg.ledger.tolerance) for p in prior)
+        rep_id = None
         for c in group:
-            _store_claim(store, replace(c, decision=d.type if c is rep else ("speculative" if c.speculative
-                                                                             else "part")), ctx)
-        parts = [c for c in live if c is not rep]
-        stake = next((c for c in claims if c.subject == subject and c.kind == "stake"), None) \
-            if kind == "round_size" else None
-        _emit_figure(store, ctx, d, parts, prior, stake, cfg)
+            cid = _store_claim(store, replace(c, decision=d.type if c is rep else "part"), ctx)
+            if c is rep:
+                rep_id = cid
+        if d.type in ("new_figure", "revised_figure", "corroborated", "conflict") and not echo \
+                and d.rule != "flag_known":
+            judged.append((d, prior, replace(rep, id=rep_id)))
         if d.type in ("new_figure", "revised_figure") and kind in ROUND_KINDS:
             announced_stages.add(rep.stage)
+    for d, prior, rep, terms in _fold_terms(judged):
+        _emit_figure(store, ctx, d, prior, rep, cfg, terms=terms)
     return announced_stages
 
 
-def _emit_figure(store: Store, ctx: _Ctx, d: Decision, parts: Sequence[Claim], prior: Sequence[Claim],
-                 stake: Claim | None, cfg: Config) -> None:
-    c = d.claim
-    label = _label(c)
-    shown = figure_text(c, stage=False)
-    extra = [t for t in dict.fromkeys(figure_text(p, stage=False) for p in _new_parts(c, parts, cfg))
-             if t != shown][:5]
-    if stake is not None:
-        extra.append(f"for {amount(stake.value, stake.unit)}")
-    also = f"; also {', '.join(extra)}" if extra else ""
-    thread = f"{c.subject}:{c.kind}:{c.period}"
-    fact = c.to_fact()
-    if parts:
-        fact["parts"] = [p.to_fact() for p in parts]
-    src = f"source: {c.outlet} ({c.tier})" if c.tier != "other" else f"source: {c.outlet}"
-    prev_fact = d.previous.to_fact() if d.previous else None
-    ident = (c.period, c.value, c.unit, c.qualifier, c.stage)
-    if d.type == "new_figure":
-        msg = f"New figure: {label} {figure_text(c, approx='about')}{also} — {src}"
-        why = f"first claim for {label} (rule: new figure); claim from {c.outlet}, tier {c.tier}"
-    elif d.type == "revised_figure":
-        prev = d.previous
-        was = f"was {figure_text(prev)}" + ("" if prev is None or prev.stage != "reported" else " reported") \
-            if prev else "was unknown"
-        delta = f", {d.delta:+.0%}" if d.delta is not None and abs(d.delta) >= 0.005 else ""
-        msg = f"Revised: {label} {figure_text(c)} ({was}{delta}){also} — {src}"
-        why = (f"{d.rule} (rule: revised figure); earlier: "
-               f"{', '.join(f'{figure_text(p)} ({p.outlet})' for p in d.against[-4:])}")
-    elif d.type == "corroborated":
-        n = len(_outlets([*prior, c]))
-        by_outlet: dict[str | None, list[str]] = {}
-        for p in d.against:
-            texts = by_outlet.setdefault(p.outlet, [])
-            if figure_text(p) not in texts:
-                texts.append(figure_text(p))
-        agree = "; ".join(f"{', '.join(t[:3])} ({o})" for o, t in list(by_outlet.items())[-3:])
-        msg = (f"Corroborated: {label} {figure_text(c)} ({c.outlet}) agrees with {agree}"
-               f" — {n} source{'s' if n != 1 else ''}")
-        why = f"{d.rule} (rule: corroborated, tolerance ±{cfg.ledger.tolerance:.0%}); {n} distinct sources"
-    else:  # conflict
-        sides = []
-        if d.consensus is not None and d.against:
-            earlier = ", ".join(_outlets(d.against)[:3])
-            sides.append(f"{amount(d.consensus, d.mode or 'USD')} ({earlier})")
-        if d.implied is not None:
-            sides.append(f"~{amount(d.implied.value, 'USD')} implied by {amount(d.implied.round_usd, 'USD')} "
-                         f"for {d.implied.stake:g}%")
-        base = d.consensus if d.consensus is not None else (d.implied.value if d.implied else None)
-        mode = d.mode if d.consensus is not None else "USD"
-        x = headline_value(c, mode or "USD") if base is not None else None
-        tail = "flagged"
-        if x is not None and base:
-            tail = f"flagged, not a {_fold(factor(x, base), x > base)}"
-        msg = (f"Conflict: {label} {figure_text(c, stage=False)} ({c.outlet}) vs {' and '.join(sides) or 'earlier claims'}"
-               f" — {tail}")
-        why = (f"rule: conflict ({d.rule}); factor {d.conflict_factor or 0:.1f} vs threshold {cfg.ledger.conflict_factor:g}; "
-               f"new claim from {c.outlet} ({c.tier}) vs {', '.join(_outlets(d.against)) or 'implied value'}")
-    _emit(store, ctx, type=d.type, subject=c.subject, kind=c.kind, ident=ident, message=msg, why=why,
-          fact=fact, previous=prev_fact, sources=[p.source_url or p.outlet or "" for p in d.against if
-                                                  d.type in ("corroborated", "conflict")],
-          thread_key=thread)
+def _fold_terms(judged: list[tuple[Decision, list[Claim], Claim]]
+                ) -> list[tuple[Decision, list[Claim], Claim, list[Claim]]]:
+    """A round's first close, committed total and cap, first stated beside the round's own news, are
+    terms of that one alert, not alerts of their own (they stay claims of their own identity)."""
+    heads = {(c.subject, c.kind, c.period): i for i, (d, _, c) in enumerate(judged)
+             if c.basis in ("", HEAD_BASIS.get(c.kind)) and d.type in ("new_figure", "revised_figure")}
+    terms: dict[int, list[Claim]] = {}
+    keep: list[int] = []
+    for i, (d, _, c) in enumerate(judged):
+        head = heads.get((c.subject, c.kind, c.period))
+        if head is not None and head != i and c.basis in TERM_BASES.get(c.kind, ()) and d.type == "new_figure":
+            terms.setdefault(head, []).append(c)
+        else:
+            keep.append(i)
+    return [(*judged[i], terms.get(i, [])) for i in keep]
 
 
-def _new_parts(rep: Claim, parts: Sequence[Claim], cfg: Config) -> list[Claim]:
-    """The parts worth naming beside the headline figure: not ones it already states.
+def _check_plausible(d: Decision, cfg: Config) -> Decision:
+    """A thousandfold disagreement is a misreading, not a conflict: kept out of every judgement."""
+    if d.type == "conflict" and (d.conflict_factor or 0) >= max(IMPLAUSIBLE_FACTOR, cfg.ledger.conflict_factor):
+        return replace(d, type="implausible")
+    return d
 
-    "$2B–$3B; also up to $3B, ~$2B, $3B" repeats itself; a part whose value lies inside the
-    headline's range, or within tolerance of it or of a part already named, adds nothing.
-    """
-    tol = cfg.ledger.tolerance
-    covered: list[tuple[float, float]] = []
-    head = _interval(rep, "USD") if rep.qualifier != "up_to" else None
-    if head is None and rep.usd_factor() is not None:
-        v = headline_value(rep, "USD")
-        head = (v, v) if v is not None else None
-    if head is not None:
-        covered.append(head)
-    out: list[Claim] = []
-    for p in parts:
-        v = headline_value(p, "USD")
-        if v is None:
-            out.append(p)
-            continue
-        if any(lo * (1 - tol) <= v <= hi * (1 + tol) for lo, hi in covered):
-            continue
-        covered.append((v, v))
-        out.append(p)
+
+def _best_sources(claims: Sequence[Claim], n: int = 2) -> list[str]:
+    """The best links among claims: highest tier first, then the earliest."""
+    ranked = sorted(claims, key=lambda c: (-TIER_RANK.get(c.tier, 0), c.published or "9999", c.id or 0))
+    out: list[str] = []
+    for c in ranked:
+        s = c.source_url or c.outlet or ""
+        if s and s not in out:
+            out.append(s)
+        if len(out) >= n:
+            break
     return out
+
+
+def _few(claims: Sequence[Claim], n: int = 4) -> list[Claim]:
+    """The earliest claim and the latest ones: an event's size stays flat however many sources agree."""
+    if len(claims) <= n:
+        return list(claims)
+    return [claims[0], *claims[-(n - 1):]]
+
+
+def _emit_figure(store: Store, ctx: _Ctx, d: Decision, prior: Sequence[Claim], c: Claim, cfg: Config,
+                 terms: Sequence[Claim] = ()) -> None:
+    """One event for one change of one claim: the claim, what it was, which rule, which sources."""
+    outlets = list(dict.fromkeys((p.outlet or p.doc or "?") for p in [*prior, c]
+                                 if p.decision not in NOT_EVIDENCE and p.review != "rejected"))
+    detail: dict[str, Any] = {"n_sources": len(outlets), "tolerance": cfg.ledger.tolerance}
+    if ctx.copy:
+        detail["copy_of"] = ctx.cluster_id  # a copy of a story: counted in the digest, not a thread update
+    severity = SEVERITY[d.type]
+    if d.delta is not None:
+        detail["delta"] = d.delta
+    if d.type == "conflict":
+        detail.update({"consensus": d.consensus, "mode": d.mode, "factor": d.conflict_factor,
+                       "threshold": cfg.ledger.conflict_factor, "weight": d.weight,
+                       "support": [p.to_fact() for p in _few(d.support)]})
+        if d.implied is not None:
+            detail["implied"] = {"value": d.implied.value, "round_usd": d.implied.round_usd, "stake": d.implied.stake}
+        if d.weight == "low":
+            severity = 1  # a single ordinary source: the claim's thread and the digest, never broadcast
+    ident = (c.period, c.basis, c.value, c.unit, c.qualifier, c.stage, c.status)
+    against = _few(d.against)
+    fact = c.to_fact()
+    if terms:
+        fact["parts"] = [t.to_fact() for t in terms]
+    _emit(store, ctx, type=d.type, subject=c.subject, kind=c.kind, ident=ident, rule=d.rule, severity=severity,
+          fact=fact, previous=d.previous.to_fact() if d.previous else None,
+          against=[p.to_fact() for p in against], detail=detail, evidence=[c.quote, *(t.quote for t in terms)],
+          sources=_best_sources([*d.support, *d.against], 2) if d.type in ("corroborated", "conflict") else [],
+          thread=thread_key(c), claim_id=c.id)
 
 
 def _record_names(store: Store, names: Sequence[str], kind: str, event_type: str, subject: str, ctx: _Ctx) -> None:
     """Investors / cloud partners: new names in one event, known ones corroborate."""
     if not names:
         return
-    known = {r["name"] for r in store.named_claims(subject, kind) if r["doc"] != ctx.key}
+    rows = [r for r in store.named_claims(subject, kind) if r["doc"] != ctx.key and r.get("review") != "rejected"]
+    known = {r["name"] for r in rows}
+    first_by = {r["name"]: r["outlet"] for r in reversed(rows)}
     new: list[str] = []
     old: list[str] = []
     for n in dict.fromkeys(names):
@@ -698,20 +846,16 @@ def _record_names(store: Store, names: Sequence[str], kind: str, event_type: str
                                   tier=ctx.tier, published=ctx.published, quote=n, doc=ctx.key,
                                   cluster_id=ctx.cluster_id, decision=event_type if key not in known
                                   else "corroborated"), ctx)
-    what = "investor" if kind == "investor" else "cloud partner"
     if new:
-        plural = "s" if len(new) > 1 else ""
-        title = "New investor" if kind == "investor" else "Cloud partnership"
         _emit(store, ctx, type=event_type, subject=subject, kind=kind, ident=",".join(sorted(map(_norm_name, new))),
-              message=f"{title}{plural}: {subject} — {', '.join(new)} — source: {ctx.outlet}",
-              why=f"rule: first claim naming {len(new)} {what}{plural} for {subject}; source {ctx.outlet} ({ctx.tier})",
-              fact={"kind": kind, "subject": subject, "names": new}, thread_key=f"{subject}:{kind}")
+              rule="first_names", fact={"kind": kind, "subject": subject, "names": new},
+              detail={"tier": ctx.tier, "outlet": ctx.outlet}, thread=f"{subject}:{kind}")
     if old:
         _emit(store, ctx, type="corroborated", subject=subject, kind=kind,
-              ident=",".join(sorted(map(_norm_name, old))),
-              message=f"Corroborated: {subject} {what}s {', '.join(old)} ({ctx.outlet})",
-              why=f"rule: known {what}s named again; source {ctx.outlet}",
-              fact={"kind": kind, "subject": subject, "names": old}, thread_key=f"{subject}:{kind}")
+              ident=",".join(sorted(map(_norm_name, old))), rule="known_names",
+              fact={"kind": kind, "subject": subject, "names": old},
+              detail={"outlet": ctx.outlet, "first": sorted({first_by.get(_norm_name(n)) or "?" for n in old})},
+              thread=f"{subject}:{kind}")
 
 
 _STOP = frozenset("a an the of to in on for and or with its it is was has have been be by at as from that this "
@@ -726,7 +870,8 @@ def _record_moves(store: Store, ex: Extraction, subject: str, ctx: _Ctx) -> None
     """Product moves keyed by (kind, what): the first report announces, later ones corroborate."""
     if not ex.product_moves:
         return
-    prior = [r for r in store.named_claims(subject, "product_move") if r["doc"] != ctx.key]
+    prior = [r for r in store.named_claims(subject, "product_move") if r["doc"] != ctx.key
+             and r.get("review") != "rejected"]
     for m in ex.product_moves:
         if m.speculative:
             continue
@@ -746,17 +891,15 @@ def _record_moves(store: Store, ex: Extraction, subject: str, ctx: _Ctx) -> None
         fact = {"kind": "product_move", "subject": subject, "move": m.kind, "what": m.what, "quote": m.quote}
         thread = f"{subject}:product_move:{match['name'] if match else name}"
         if match:
-            _emit(store, ctx, type="corroborated", subject=subject, kind="product_move", ident=name,
-                  message=f"Corroborated: {subject} {m.kind} — {m.what} ({ctx.outlet}; first: {match['outlet']})",
-                  why=f"rule: the same product move reported again; first by {match['outlet']}",
-                  fact=fact, thread_key=thread)
+            if match["outlet"] != ctx.outlet:
+                _emit(store, ctx, type="corroborated", subject=subject, kind="product_move", ident=name,
+                      rule="same_move", fact=fact, detail={"outlet": ctx.outlet, "first": [match["outlet"]]},
+                      evidence=[m.quote], thread=thread)
         else:
             no_figure = m.kind == "milestone" and not re.search(r"\d", m.what)
             _emit(store, ctx, type="product_move", subject=subject, kind="product_move", ident=name,
-                  message=f"Product move: {subject} {m.kind} — {m.what} — source: {ctx.outlet}",
-                  why=f"rule: first report of this {m.kind}; source {ctx.outlet} ({ctx.tier})"
-                      + ("; a milestone without a figure: low priority" if no_figure else ""),
-                  severity=1 if no_figure else 2, fact=fact, thread_key=thread)
+                  rule="first_move_no_figure" if no_figure else "first_move", severity=1 if no_figure else 2,
+                  fact=fact, detail={"tier": ctx.tier, "outlet": ctx.outlet}, evidence=[m.quote], thread=thread)
         prior.append({"name": match["name"] if match else name, "outlet": ctx.outlet, "doc": ctx.key})
 
 
@@ -765,7 +908,7 @@ def _record_statuses(store: Store, statuses: Sequence[str], subject: str, ctx: _
     stages = [s for s in dict.fromkeys(statuses) if s in STAGE_RANK and s != "reported"]
     if not stages:
         return
-    prior = [r for r in store.named_claims(subject, "status") if r["doc"] != ctx.key]
+    prior = [r for r in store.named_claims(subject, "status") if r["doc"] != ctx.key and r.get("review") != "rejected"]
     known = {r["name"] for r in prior}
     top_known = max((STAGE_RANK[s] for s in known if s in STAGE_RANK), default=0)
     for s in stages:
@@ -778,12 +921,40 @@ def _record_statuses(store: Store, statuses: Sequence[str], subject: str, ctx: _
     top = max(fresh, key=lambda s: STAGE_RANK[s])
     if top in announced or any(STAGE_RANK.get(a, 0) >= STAGE_RANK[top] for a in announced):
         return  # the revised figure already says the round moved to this stage
-    _emit(store, ctx, type="status", subject=subject, kind="status", ident=top,
-          message=f"Status: {subject} round {top} — source: {ctx.outlet}",
-          why=f"rule: stage '{top}' is new for {subject} (known: {', '.join(sorted(known)) or 'none'}); "
-              f"source {ctx.outlet} ({ctx.tier})",
+    _emit(store, ctx, type="status", subject=subject, kind="status", ident=top, rule="new_stage",
           fact={"kind": "status", "subject": subject, "stage": top, "stages": stages},
-          thread_key=f"{subject}:round_size:")
+          detail={"known": sorted(known), "tier": ctx.tier, "outlet": ctx.outlet},
+          thread=f"{subject}:round_size:")
+
+
+# ------------------------------------------------------------------ corrections
+
+
+def review_claim(store: Store, claim_id: int, verdict: str, *, why: str | None = None,
+                 now: datetime | None = None) -> Event | None:
+    """Confirm or reject a claim by hand; a rejection also yields a correction event for its thread.
+
+    The review is stored by the claim's key, so it survives restarts and `replay` of the same
+    documents honours it. Returns the correction event (None for a confirmation, or a repeat).
+    """
+    row = store.claim(claim_id)
+    if row is None:
+        raise KeyError(claim_id)
+    now = now or datetime.now(UTC)
+    changed = store.set_review(row["key"], verdict, why=why, now=now)
+    if verdict != "rejected" or not changed:
+        return None
+    c = Claim.from_row(row)
+    subject, kind = c.subject, c.kind
+    figure = c.value is not None
+    ev = Event(type="retracted", subject=subject, key=_sha("event", "retracted", c.key), rule="rejected_by_hand",
+               severity=SEVERITY["retracted"], kind=kind, fact=c.to_fact() if figure else
+               {"kind": kind, "subject": subject, "names": [c.quote or c.name], "outlet": c.outlet},
+               detail={"why": why or "", "claim_id": claim_id}, sources=tuple(s for s in [c.source_url] if s),
+               claim_id=claim_id, doc=c.doc, thread_key=thread_key(c) if figure else f"{subject}:{kind}")
+    store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=ev.kind, severity=ev.severity,
+                       payload=ev.to_dict(), doc=ev.doc, created=now)
+    return ev
 
 
 # ------------------------------------------------------------------ history
@@ -791,51 +962,24 @@ def _record_statuses(store: Store, statuses: Sequence[str], subject: str, ctx: _
 
 def history(store: Store, subject: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
     """Claims source by source, oldest first per figure: what `kling-monitor ledger` shows."""
+    from monitor.render import format_figure
+
     out = []
     for r in store.claims_history(subject, kind):
         c = Claim.from_row(r)
-        date = (r["published"] or r["created"] or "")[:10]
-        value = figure_text(c, stage=False) if c.value is not None else (c.name or "")
-        out.append({"date": date, "subject": c.subject, "kind": c.kind, "period": c.period or None,
-                    "outlet": c.outlet, "tier": c.tier, "value": value, "raw_value": c.value, "unit": c.unit,
-                    "value_usd": c.value_usd, "qualifier": c.qualifier if c.value is not None else None,
-                    "stage": c.stage, "decision": c.decision, "quote": c.quote, "source": c.source_url or c.doc})
+        date_ = (r["published"] or r["created"] or "")[:10]
+        value = format_figure(c.to_fact(), stage=False) if c.value is not None else (c.name or "")
+        out.append({"id": c.id, "date": date_, "subject": c.subject, "kind": c.kind, "basis": c.basis or None,
+                    "period": c.period or None, "status": c.status, "outlet": c.outlet, "tier": c.tier,
+                    "value": value, "raw_value": c.value, "unit": c.unit, "value_usd": c.value_usd,
+                    "qualifier": c.qualifier if c.value is not None else None, "stage": c.stage,
+                    "decision": c.decision, "review": c.review, "quote": c.quote, "source": c.source_url or c.doc})
     return out
 
 
-def format_history(rows: Sequence[dict[str, Any]]) -> str:
-    """A readable table, one block per (subject, kind, period)."""
-    if not rows:
-        return "(no claims)"
-    lines: list[str] = []
-    cols = ("date", "outlet", "tier", "value", "qualifier", "stage", "decision", "quote")
-    widths = {"date": 10, "outlet": 22, "tier": 7, "value": 28, "qualifier": 9, "stage": 9, "decision": 14}
-    current = None
-    for r in rows:
-        group = (r["subject"], r["kind"], r["period"])
-        if group != current:
-            current = group
-            if lines:
-                lines.append("")
-            head = f"{r['subject']} {KIND_LABEL.get(r['kind'], r['kind'])}" + (f" ({r['period']})" if r["period"] else "")
-            lines.append(head)
-            lines.append("  ".join(c.ljust(widths.get(c, 0)) for c in cols).rstrip())
-        cells = []
-        for c in cols:
-            v = "" if r.get(c) is None else str(r[c])
-            if c == "quote":
-                v = " ".join(v.split())
-                v = (v[:77] + "…") if len(v) > 78 else v
-            else:
-                w = widths[c]
-                v = (v[: w - 1] + "…") if len(v) > w else v.ljust(w)
-            cells.append(v)
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
 def record_story_update(store: Store, doc: Document, fresh: Sequence[str], *,
-                        assignment: StoryAssignment | None, now: datetime | None = None) -> list[Event]:
+                        assignment: StoryAssignment | None, now: datetime | None = None,
+                        background: bool = False) -> list[Event]:
     """A changed story whose new sentences changed no figure: one low-priority event saying what changed."""
     if not fresh:
         return []
@@ -843,12 +987,8 @@ def record_story_update(store: Store, doc: Document, fresh: Sequence[str], *,
     cluster_id = assignment.cluster_id if assignment else None
     ctx = _Ctx(doc=doc, key=doc_key(doc), url=doc.url, outlet=outlet, tier="other", published=iso(doc.published),
                cluster_id=cluster_id, cluster_size=assignment.cluster_size if assignment else 1,
-               sources=[doc.url or outlet], now=now or datetime.now(UTC))
-    first = fresh[0] if len(fresh[0]) <= 160 else fresh[0][:159] + "…"
-    n = len(fresh)
-    _emit(store, ctx, type="story_update", subject="Kling", kind=None, ident=_sha(*fresh),
-          message=f"Story update: {doc.title or outlet} — {n} new sentence{'s' if n != 1 else ''}: “{first}”"
-                  f" — source: {outlet}",
-          why=f"rule: a story seen before changed; {n} sentence(s) not in the earlier text, no figure changed",
-          fact={"kind": "story_update", "new_sentences": list(fresh)}, thread_key=None)
+               now=now or datetime.now(UTC), silent=background)
+    _emit(store, ctx, type="story_update", subject="Kling", kind=None, ident=_sha(*fresh), rule="new_sentences",
+          fact={"kind": "story_update", "new_sentences": list(fresh)},
+          detail={"title": doc.title or outlet, "outlet": outlet}, thread=None)
     return ctx.events

@@ -7,7 +7,7 @@ and a stage can be tested alone with literal values.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -227,9 +227,10 @@ EventType = Literal[
     "product_move",
     "status",
     "story_update",
+    "retracted",
 ]
 
-# Which event types are pushed at once; the rest wait for the digest.
+# Which event types are pushed at once; the rest wait for the digest (or go to their claim's thread).
 ANNOUNCED_TYPES: frozenset[str] = frozenset(
     {"new_figure", "revised_figure", "conflict", "new_investor", "cloud_partnership", "product_move", "status"}
 )
@@ -237,18 +238,26 @@ ANNOUNCED_TYPES: frozenset[str] = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something the ledger decided is worth telling a person."""
+    """Something the ledger decided is worth telling a person, as data: monitor/render.py writes the words.
+
+    `fact` is the claim, `previous` its value before, `against` the claims it agrees or disagrees
+    with (each a claim's fact), `rule` which rule fired and `detail` that rule's figures (consensus,
+    implied value, factor, names, stages...). No English prose lives here.
+    """
 
     type: str
     subject: str
     key: str  # idempotency key: the same event is never queued twice
-    message: str  # the sentence a person reads in Slack
-    why: str  # which claims, which sources, which rule
-    severity: int = 2  # 1 low (digest only) .. 3 high
+    rule: str = ""
+    severity: int = 2  # 1 low (digest and the claim's thread only) .. 3 high
     kind: str | None = None  # fact kind, for figure events
     fact: dict[str, Any] | None = None
     previous: dict[str, Any] | None = None
-    sources: tuple[str, ...] = ()
+    against: tuple[dict[str, Any], ...] = ()
+    detail: dict[str, Any] = field(default_factory=dict)
+    evidence: tuple[str, ...] = ()  # the quotes the claim rests on
+    sources: tuple[str, ...] = ()  # the best links (at most a few; detail["n_sources"] counts them all)
+    claim_id: int | None = None
     doc: str | None = None
     title: str | None = None
     cluster: int | None = None
@@ -256,6 +265,9 @@ class Event:
     thread_key: str | None = None  # events sharing this go into one Slack thread
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The event as JSON-ready data (shallow: it is serialised at once, never mutated)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["sources"] = list(self.sources)
+        d["against"] = list(self.against)
+        d["evidence"] = list(self.evidence)
         return d

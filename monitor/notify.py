@@ -2,7 +2,11 @@
 
 `enqueue` writes one outbox row per event and destination inside the caller's transaction
 (the same one that records the claims and events), so an alert is never lost and never
-queued twice (`idempotency_key` is UNIQUE). `drain` sends what is due:
+queued twice (`idempotency_key` is UNIQUE). A row holds a reference to its event (the
+events table's key), not a rendered payload: monitor/render.py words it when it is sent.
+Low-severity events about a claim (a corroboration from a new outlet, a conflict resting on a
+single ordinary source, a correction) go to Slack only as replies in that claim's thread
+(`thread_only`): without a thread they are left to the digest. `drain` sends what is due:
 
     pending --mark 'sending', attempts+1 (committed)--> send --ok--> sent (+ Slack ts)
                                                           \\--error--> pending (back-off) / parked
@@ -46,10 +50,10 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from monitor.alerts import METADATA_EVENT_TYPE, console_line, slack_message
 from monitor.config import Config, QuietHours, SlackConfig, secret
 from monitor.errors import DeliveryError, PermanentDeliveryError
 from monitor.models import ANNOUNCED_TYPES, Event
+from monitor.render import METADATA_EVENT_TYPE, console_line, message, slack_message
 from monitor.store import Store, iso, parse_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -95,6 +99,7 @@ class Outgoing:
     thread_ts: str | None = None
     broadcast: bool = False
     created: datetime | None = None
+    thread_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,24 +136,33 @@ def event_from_dict(d: Mapping[str, Any]) -> Event:
 # ------------------------------------------------------------------ routing + enqueue
 
 
-def slack_targets(event: Event, slack: SlackConfig) -> list[str]:
-    """Channels an announced event goes to: every matching route, else the default channel.
+# Low-severity events that belong in their claim's thread (never a message of their own).
+THREAD_TYPES = frozenset({"corroborated", "conflict", "retracted"})
 
-    A route matches on type and entity; the event must also reach that route's min_severity.
-    With an incoming webhook there is one target ("webhook"), the routes only filter.
+
+def slack_targets(event: Event, slack: SlackConfig) -> list[tuple[str, bool]]:
+    """(channel, thread_only) pairs an event goes to: every matching route, else the default channel.
+
+    A route matches on type and entity; the event must also reach that route's min_severity,
+    except a low-severity event about a claim, which may still go to that claim's thread.
+    With an incoming webhook there is one target ("webhook"), the routes only filter, and
+    there are no threads.
     """
-    if event.type not in ANNOUNCED_TYPES:
+    threadable = (event.type in THREAD_TYPES and bool(event.thread_key) and not slack.webhook_env
+                  and not event.detail.get("copy_of"))  # a copy of a story confirms nothing new
+    if event.type not in ANNOUNCED_TYPES and not threadable:
         return []
     matched = [r for r in slack.routes
                if (not r.types or event.type in r.types)
                and (not r.entities or (event.subject or "").casefold() in {e.casefold() for e in r.entities})]
     pairs = [(r.channel, r.min_severity) for r in matched] or [(slack.channel, slack.min_severity)]
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     for channel, min_sev in pairs:
-        if event.severity >= min_sev:
+        full = event.severity >= min_sev and event.type in ANNOUNCED_TYPES
+        if full or threadable:
             target = WEBHOOK_TARGET if slack.webhook_env else channel
-            if target not in out:
-                out.append(target)
+            if target not in [t for t, _ in out]:
+                out.append((target, not full))
     return out
 
 
@@ -163,23 +177,30 @@ def slack_muted(store: Store, event: Event, now: datetime) -> bool:
 def enqueue(store: Store, events: Iterable[Event], cfg: Config, *, now: datetime) -> int:
     """Queue deliveries for events (call inside the pipeline's transaction); return rows added.
 
-    Console gets every event (it is the local log); Slack only announced types at the route's
-    severity. The events themselves stay in the events table for the digest either way.
+    Console gets every event (it is the local log); Slack the announced types at the route's
+    severity, and low-severity claim events as thread replies. A row refers to its event by key.
     """
     added = 0
     with store.atomic():
         for ev in events:
-            payload = ev.to_dict()
-            dests: list[tuple[str, str]] = []
+            dests: list[tuple[str, str, bool]] = []
             if cfg.console.enabled:
-                dests.append(("console", CONSOLE_TARGET))
+                dests.append(("console", CONSOLE_TARGET, False))
             if cfg.slack.enabled and not slack_muted(store, ev, now):
-                dests += [("slack", t) for t in slack_targets(ev, cfg.slack)]
-            for transport, target in dests:
+                dests += [("slack", t, only) for t, only in slack_targets(ev, cfg.slack)]
+            for transport, target, only in dests:
                 added += store.outbox_add(
                     idempotency_key=f"{ev.key}:{transport}:{target}", event_key=ev.key, transport=transport,
-                    target=target, thread_key=ev.thread_key, payload=payload, now=now)
+                    target=target, thread_key=ev.thread_key, now=now, thread_only=only)
     return added
+
+
+def load_event(store: Store, row: Mapping[str, Any]) -> Event | None:
+    """The event an outbox row refers to (legacy rows carry their own payload)."""
+    data = store.event_payload(row["event_key"])
+    if data is None and row.get("payload"):
+        data = json.loads(row["payload"])
+    return event_from_dict(data) if data is not None else None
 
 
 # ------------------------------------------------------------------ quiet hours
@@ -470,7 +491,9 @@ def _backoff(attempts: int, cfg: Config, retry_after: float | None) -> float:
 
 
 def _outgoing(store: Store, row: Mapping[str, Any], cfg: Config, now: datetime) -> Outgoing:
-    event = event_from_dict(json.loads(row["payload"]))
+    event = load_event(store, row)
+    if event is None:
+        raise PermanentDeliveryError(f"outbox: event {row['event_key']} not found")
     thread_ts, broadcast = None, False
     if row["transport"] == "slack" and row["thread_key"] and row["target"] != WEBHOOK_TARGET:
         th = store.slack_thread(row["thread_key"], row["target"])
@@ -479,11 +502,11 @@ def _outgoing(store: Store, row: Mapping[str, Any], cfg: Config, now: datetime) 
             # Within the cooldown a follow-up is only a thread reply; after it, a revision or
             # conflict is also broadcast to the channel so a changed figure is not buried.
             last = parse_iso(th["last_post"]) or now
-            broadcast = (event.type in ("revised_figure", "conflict")
+            broadcast = (event.type in ("revised_figure", "conflict") and not row.get("thread_only")
                          and now - last >= timedelta(minutes=cfg.slack.cooldown_minutes))
     return Outgoing(id=row["id"], idempotency_key=row["idempotency_key"], transport=row["transport"],
                     target=row["target"], event=event, thread_ts=thread_ts, broadcast=broadcast,
-                    created=parse_iso(row["created"]))
+                    created=parse_iso(row["created"]), thread_only=bool(row.get("thread_only")))
 
 
 def _mark_sent(store: Store, row: Mapping[str, Any], remote_id: str | None, now: datetime,
@@ -585,7 +608,16 @@ def _drain(store: Store, cfg: Config, *, now: datetime | None,
                 if row["thread_key"] and store.outbox_blocking(row["id"], "slack", row["target"], row["thread_key"]):
                     waiting += 1
                     continue
-            msg = _outgoing(store, row, cfg, now)
+            try:
+                msg = _outgoing(store, row, cfg, now)
+            except DeliveryError as exc:
+                if _fail(store, row, exc, cfg, now, row["attempts"] + 1):
+                    parked += 1
+                continue
+            if msg.thread_only and msg.thread_ts is None:
+                # a low-severity reply whose claim never had a Slack thread: the digest carries it
+                store.outbox_mark_sent(row["id"], remote_id=None, now=now, note="no thread: digest only")
+                continue
             store.outbox_mark_sending(row["id"], now)  # committed before the send
             attempts = row["attempts"] + 1
             try:
@@ -622,14 +654,14 @@ def outbox_list(store: Store, status: str | None = None) -> list[dict[str, Any]]
     out = []
     for r in store.outbox_rows(status):
         try:
-            ev = json.loads(r["payload"])
-        except ValueError:
-            ev = {}
+            ev = load_event(store, r)
+        except (ValueError, TypeError):
+            ev = None
         out.append({
             "id": r["id"], "status": r["status"], "transport": r["transport"], "target": r["target"],
             "attempts": r["attempts"], "next_attempt": r["next_attempt"], "last_error": r["last_error"],
-            "event_key": r["event_key"], "type": ev.get("type"), "subject": ev.get("subject"),
-            "message": ev.get("message"), "remote_id": r["remote_id"], "created": r["created"],
+            "event_key": r["event_key"], "type": ev.type if ev else None, "subject": ev.subject if ev else None,
+            "message": message(ev) if ev else None, "remote_id": r["remote_id"], "created": r["created"],
             "sent_at": r["sent_at"],
         })
     return out

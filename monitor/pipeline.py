@@ -24,6 +24,7 @@ from monitor.dedupe import assign_story, new_sentences
 from monitor.extract import extract
 from monitor.ledger import record_extraction, record_story_update
 from monitor.models import Document, Event, Extraction
+from monitor.render import message
 from monitor.store import Store
 
 
@@ -69,8 +70,12 @@ def only_new(ex: Extraction, doc: Document, fresh: Sequence[str]) -> Extraction:
 def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int | None = None,
                      previous_text: str | None = None,
                      on_events: Callable[[list[Event]], None] | None = None,
-                     now: datetime | None = None) -> DocResult:
-    """Understand one document and record what is new about it, in one transaction."""
+                     now: datetime | None = None, background: bool = False) -> DocResult:
+    """Understand one document and record what is new about it, in one transaction.
+
+    `background`: old news (older than fetch.max_entry_age, or a new feed's backlog): understood
+    and recorded in the ledger, never announced.
+    """
     ex = extract(doc, cfg.watch.watchlist())
     if not ex.relevant:
         return DocResult(doc, False, None, None, [], ex)
@@ -85,12 +90,24 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
         if entry_id is not None:
             row = store.entry(entry_id)
             feed = row["feed"] if row else None
-        events = record_extraction(store, used, doc, assignment=assignment, cfg=cfg, feed=feed, now=now)
+        events = record_extraction(store, used, doc, assignment=assignment, cfg=cfg, feed=feed, now=now,
+                                   background=background)
         if fresh and not events:
-            events = record_story_update(store, doc, fresh, assignment=assignment, now=now)
+            events = record_story_update(store, doc, fresh, assignment=assignment, now=now, background=background)
         if on_events is not None and events:
             on_events(events)
     return DocResult(doc, True, assignment.cluster_id, assignment.duplicate_of, events, used)
+
+
+def _copy_reviews(cfg: Config, into: Store) -> None:
+    """Claims confirmed or rejected by hand in the configured store count the same in a replay."""
+    path = Path(cfg.store.path)
+    if not path.is_file():
+        return
+    with Store(path) as stored:
+        reviews = stored.reviews()
+    for r in reviews:
+        into.set_review(r["claim_key"], r["verdict"], why=r["why"], now=datetime.now(UTC))
 
 
 def replay(paths: Sequence[str], cfg: Config) -> Iterator[dict[str, Any]]:
@@ -102,6 +119,7 @@ def replay(paths: Sequence[str], cfg: Config) -> Iterator[dict[str, Any]]:
 
     docs = load_documents(list(paths))
     store = Store(":memory:")
+    _copy_reviews(cfg, store)
     try:
         for doc in docs:
             r = process_document(store, doc, cfg)
@@ -110,24 +128,8 @@ def replay(paths: Sequence[str], cfg: Config) -> Iterator[dict[str, Any]]:
                 "relevant": r.relevant,
                 "cluster": r.cluster,
                 "duplicate_of": r.duplicate_of,
-                "events": [{"type": e.type, "fact": e.fact, "message": e.message} for e in r.events],
+                "events": [{"type": e.type, "fact": e.fact, "rule": e.rule, "severity": e.severity,
+                            "message": message(e)} for e in r.events],
             }
     finally:
         store.close()
-
-
-def format_replay(d: dict[str, Any]) -> str:
-    """One document's replay as text: its name, cluster, and one line per event."""
-    head = Path(str(d["doc"])).name if "://" not in str(d["doc"]) else str(d["doc"])
-    if not d["relevant"]:
-        return f"{head}: not relevant"
-    where = f"cluster {d['cluster']}"
-    if d.get("duplicate_of"):
-        dup = str(d["duplicate_of"])
-        where += f", same story as {dup if '://' in dup else Path(dup).name}"
-    lines = [f"{head} ({where})"]
-    if not d["events"]:
-        lines.append("  (nothing new)")
-    for e in d["events"]:
-        lines.append(f"  {e['type']:<17} {e['message']}")
-    return "\n".join(lines)

@@ -28,7 +28,7 @@ from sqlite_utils import Database, Migrations
 from monitor.errors import StoreError, StoreUnavailableError, StoreVersionError
 from monitor.models import Entry, FetchResult
 
-SCHEMA_VERSION = 3  # the number of migrations below; recorded in PRAGMA user_version
+SCHEMA_VERSION = 4  # the number of migrations below; recorded in PRAGMA user_version
 
 migrations = Migrations("kling-monitor")
 
@@ -298,8 +298,8 @@ def _m0002(db: Database) -> None:
 @migrations(name="0003_i13_controls")
 def _m0003_i13(db: Database) -> None:
     # Operator controls that must outlive a restart: paused feeds and Slack mutes.
-    db.executescript(
-        """
+    # One statement at a time (not executescript, which commits): the migration stays one transaction.
+    for statement in """
         CREATE TABLE IF NOT EXISTS feed_pauses (
             name TEXT PRIMARY KEY,
             until TEXT,                         -- NULL: until resumed
@@ -311,9 +311,56 @@ def _m0003_i13(db: Database) -> None:
             type TEXT,                          -- NULL: any alert type
             until TEXT NOT NULL,
             created TEXT NOT NULL
+        )
+        """.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations(name="0004_i15_ledger")
+def _m0004(db: Database) -> None:
+    # Claim identity is (subject, kind, basis, period); status keeps planned, guidance and actual apart.
+    # Reviews are keyed by the claim's idempotency key so that replay of the same documents honours them.
+    # The outbox holds a reference to its event (event_key) and renders when it sends: payload is legacy.
+    # One statement at a time (not executescript, which commits): the migration stays one transaction.
+    for statement in """
+        ALTER TABLE claims ADD COLUMN basis TEXT NOT NULL DEFAULT '';
+        ALTER TABLE claims ADD COLUMN status TEXT NOT NULL DEFAULT 'reported';
+        CREATE INDEX claims_identity ON claims (subject, kind, basis, period);
+        CREATE TABLE claim_reviews (
+            claim_key TEXT PRIMARY KEY,
+            verdict TEXT NOT NULL,              -- confirmed | rejected
+            why TEXT,
+            at TEXT NOT NULL
         );
-        """
-    )
+        CREATE TABLE outbox_v3 (
+            id INTEGER PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            event_key TEXT NOT NULL,            -- the event (events.key) this row delivers
+            transport TEXT NOT NULL,
+            target TEXT,
+            thread_key TEXT,
+            payload TEXT,                       -- legacy rows only: the rendered event JSON
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT,
+            remote_id TEXT,
+            created TEXT NOT NULL,
+            sent_at TEXT,
+            thread_only INTEGER NOT NULL DEFAULT 0  -- low-severity: a reply in the claim's thread or nothing
+        );
+        INSERT INTO outbox_v3 (id, idempotency_key, event_key, transport, target, thread_key, payload, status,
+                               attempts, next_attempt, last_error, remote_id, created, sent_at)
+            SELECT id, idempotency_key, event_key, transport, target, thread_key, payload, status, attempts,
+                   next_attempt, last_error, remote_id, created, sent_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_v3 RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox (status, next_attempt);
+        CREATE INDEX events_key_thread ON events (json_extract(payload, '$.thread_key'))
+        """.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -682,6 +729,22 @@ class Store:
     def count_entries(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
+    def feed_first_ok(self, feed: str) -> str | None:
+        """When the feed was first fetched successfully (its backlog's first_seen), as stored.
+
+        Remembered in meta once known, since housekeeping prunes the fetch log.
+        """
+        key = f"feed_first_ok:{feed}"
+        known = self.get_meta(key)
+        if known:
+            return known
+        row = self.db.execute("SELECT min(at) FROM fetch_log WHERE feed = ? AND status IN ('ok', 'not_modified')",
+                              [feed]).fetchone()
+        if row and row[0]:
+            self.set_meta(key, row[0])
+            return str(row[0])
+        return None
+
     def unprocessed_entries(self, limit: int = 500) -> list[dict[str, Any]]:
         """Entries whose current version the understanding stages have not seen (crash-safe resume)."""
         return self.query("SELECT * FROM entries WHERE processed_version < version ORDER BY id LIMIT ?", [limit])
@@ -827,50 +890,86 @@ class Store:
 
     _CLAIM_COLUMNS = ("subject", "kind", "period", "name", "value", "unit", "value_usd", "qualifier", "range_high",
                       "stage", "speculative", "source_url", "outlet", "tier", "published", "quote", "doc",
-                      "cluster_id", "created", "key", "decision", "alt_value", "alt_unit")
+                      "cluster_id", "created", "key", "decision", "alt_value", "alt_unit", "basis", "status")
+    _CLAIMS = "SELECT c.*, r.verdict AS review, r.why AS review_why FROM claims c LEFT JOIN claim_reviews r" \
+              " ON r.claim_key = c.key"
 
-    def insert_claim(self, row: dict[str, Any]) -> bool:
-        """Add one claim; False when its key is already in the ledger (re-processing a document)."""
+    def insert_claim(self, row: dict[str, Any]) -> int | None:
+        """Add one claim; its id, or None when its key is already in the ledger (re-processing a document)."""
         cols = [c for c in self._CLAIM_COLUMNS if c in row]
         cur = self.db.execute(
             f"INSERT INTO claims ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
             " ON CONFLICT(key) DO NOTHING", [row[c] for c in cols])
-        return bool(cur.rowcount)
+        return int(cur.lastrowid) if cur.rowcount and cur.lastrowid else None
 
     def has_claim(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM claims WHERE key = ?", [key]).fetchone() is not None
 
+    def claim(self, claim_id: int) -> dict[str, Any] | None:
+        rows = self.query(self._CLAIMS + " WHERE c.id = ?", [claim_id])
+        return rows[0] if rows else None
+
     def group_claims(self, subject: str, kind: str, period: str) -> list[dict[str, Any]]:
-        """Every claim about one figure (subject, kind, period), oldest first."""
-        return self.query("SELECT * FROM claims WHERE subject = ? AND kind = ? AND period = ? ORDER BY id",
+        """Every claim about one (subject, kind, period), any basis, oldest first."""
+        return self.query(self._CLAIMS + " WHERE c.subject = ? AND c.kind = ? AND c.period = ? ORDER BY c.id",
                           [subject, kind, period])
+
+    def figure_claims(self, subject: str, kind: str) -> list[dict[str, Any]]:
+        """Every figure claim of a subject and kind (all bases and periods), oldest first, with its review."""
+        return self.query(self._CLAIMS + " WHERE c.subject = ? AND c.kind = ? AND c.value IS NOT NULL"
+                          " ORDER BY c.id", [subject, kind])
 
     def named_claims(self, subject: str, kind: str) -> list[dict[str, Any]]:
         """Claims of a named kind (investor, cloud_partner, product_move, status) for a subject."""
-        return self.query("SELECT * FROM claims WHERE kind = ? AND subject = ? ORDER BY id", [kind, subject])
+        return self.query(self._CLAIMS + " WHERE c.kind = ? AND c.subject = ? ORDER BY c.id", [kind, subject])
 
     def claims_history(self, subject: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
         if subject:
-            where.append("lower(subject) = lower(?)")
+            where.append("lower(c.subject) = lower(?)")
             params.append(subject)
         if kind:
-            where.append("kind = ?")
+            where.append("c.kind = ?")
             params.append(kind)
-        return self.query("SELECT * FROM claims WHERE " + " AND ".join(where)
-                          + " ORDER BY subject, kind, period, coalesce(published, created), id", params)
+        return self.query(self._CLAIMS + " WHERE " + " AND ".join(where)
+                          + " ORDER BY c.subject, c.kind, c.basis, c.period, coalesce(c.published, c.created), c.id",
+                          params)
 
-    def insert_event(self, *, key: str, type: str, subject: str | None, kind: str | None, message: str,
-                     why: str | None, severity: int, payload: dict[str, Any], doc: str | None,
-                     created: datetime) -> bool:
-        """Add an event unless its idempotency key exists; True only when it was inserted."""
+    def set_review(self, claim_key: str, verdict: str, *, why: str | None, now: datetime) -> bool:
+        """Record a hand review of a claim (the latest wins); False when it already had that verdict."""
+        row = self.db.execute("SELECT verdict FROM claim_reviews WHERE claim_key = ?", [claim_key]).fetchone()
+        self.db.execute("INSERT INTO claim_reviews (claim_key, verdict, why, at) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(claim_key) DO UPDATE SET verdict = excluded.verdict, why = excluded.why,"
+                        " at = excluded.at", [claim_key, verdict, why, iso(now)])
+        return row is None or row[0] != verdict
+
+    def reviews(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM claim_reviews ORDER BY at, claim_key")
+
+    def rejected_claim_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        return {r[0] for r in self.db.execute(
+            f"SELECT claim_key FROM claim_reviews WHERE verdict = 'rejected' AND claim_key IN"
+            f" ({', '.join('?' for _ in keys)})", list(keys)).fetchall()}
+
+    def insert_event(self, *, key: str, type: str, subject: str | None, kind: str | None, severity: int,
+                     payload: dict[str, Any], doc: str | None, created: datetime) -> bool:
+        """Add an event unless its idempotency key exists; True only when it was inserted.
+
+        The event is data (payload); `message` and `why` are legacy columns, left empty.
+        """
         cur = self.db.execute(
             "INSERT INTO events (key, type, subject, kind, message, why, severity, payload, doc, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
-            [key, type, subject, kind, message, why, severity,
-             json.dumps(payload, ensure_ascii=False, sort_keys=True), doc, iso(created)])
+            " VALUES (?, ?, ?, ?, '', NULL, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+            [key, type, subject, kind, severity, json.dumps(payload, ensure_ascii=False, sort_keys=True), doc,
+             iso(created)])
         return bool(cur.rowcount)
+
+    def event_payload(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT payload FROM events WHERE key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else None
 
     def events_for_doc(self, doc: str) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM events WHERE doc = ? ORDER BY id", [doc])
@@ -879,17 +978,15 @@ class Store:
         return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     # ------------------------------------------------------------ delivery (outbox, slack threads, digests)
-    # (methods for outbox / slack_threads / digests go here)
 
     def outbox_add(self, *, idempotency_key: str, event_key: str, transport: str, target: str | None,
-                   thread_key: str | None, payload: dict[str, Any], now: datetime) -> bool:
-        """Queue one delivery; False when that key is already queued (idempotent re-enqueue)."""
+                   thread_key: str | None, now: datetime, thread_only: bool = False) -> bool:
+        """Queue one delivery of an event (by reference); False when that key is already queued."""
         cur = self.db.execute(
-            "INSERT INTO outbox (idempotency_key, event_key, transport, target, thread_key, payload,"
+            "INSERT INTO outbox (idempotency_key, event_key, transport, target, thread_key, thread_only,"
             " status, attempts, next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
             " ON CONFLICT(idempotency_key) DO NOTHING",
-            [idempotency_key, event_key, transport, target, thread_key,
-             json.dumps(payload, ensure_ascii=False, sort_keys=True), iso(now), iso(now)])
+            [idempotency_key, event_key, transport, target, thread_key, int(thread_only), iso(now), iso(now)])
         return bool(cur.rowcount)
 
     def outbox_get(self, row_id: int) -> dict[str, Any] | None:

@@ -67,7 +67,7 @@ def test_pause_of_an_unknown_feed_and_a_bad_duration(tmp_path: Path, feed_server
 
 
 def _event(key: str, subject: str, type_: str = "new_figure") -> Event:
-    return Event(type=type_, subject=subject, key=key, message=f"{subject} {type_}", why="test", severity=3)
+    return Event(type=type_, subject=subject, key=key, rule="test", severity=3)
 
 
 SLACK = Config(console=ConsoleConfig(enabled=True, jsonl=""), slack=SlackConfig(enabled=True, min_severity=1))
@@ -88,8 +88,8 @@ def test_mute_keeps_matching_alerts_off_slack_only(tmp_path: Path, mute: list[st
     now = datetime.now(UTC)
     with Store(tmp_path / "m.db") as store:
         for ev in events:  # as the pipeline records them: the digest reads the events table
-            store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=None, message=ev.message,
-                               why=ev.why, severity=ev.severity, payload=ev.to_dict(), doc=None, created=now)
+            store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=None,
+                               severity=ev.severity, payload=ev.to_dict(), doc=None, created=now)
         enqueue(store, events, SLACK, now=now)
         slack = {r["event_key"] for r in store.outbox_rows() if r["transport"] == "slack"}
         console = {r["event_key"] for r in store.outbox_rows() if r["transport"] == "console"}

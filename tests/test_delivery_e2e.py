@@ -15,13 +15,13 @@ pytest.importorskip("monitor.pipeline", reason="monitor.pipeline (another engine
 from slackserver import TOKEN, SlackServer  # noqa: E402
 from smtpserver import Inbox, smtp_server  # noqa: E402
 
-from monitor.alerts import format_figure  # noqa: E402
 from monitor.config import Config, ConsoleConfig, DigestConfig, EmailConfig, SlackConfig  # noqa: E402
 from monitor.digest import send_due_digest  # noqa: E402
 from monitor.documents import load_documents  # noqa: E402
 from monitor.models import ANNOUNCED_TYPES, Event  # noqa: E402
-from monitor.notify import ConsoleTransport, build_transports, drain, enqueue  # noqa: E402
+from monitor.notify import THREAD_TYPES, ConsoleTransport, build_transports, drain, enqueue  # noqa: E402
 from monitor.pipeline import process_document  # noqa: E402
+from monitor.render import corroboration_line, format_figure, message  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
@@ -62,12 +62,19 @@ def test_seeds_to_slack_and_digest(tmp_path: Path, servers: tuple[SlackServer, I
         transports = dict(build_transports(cfg))
         transports["console"] = ConsoleTransport(cfg.console.jsonl, io.StringIO())
         s = drain(store, cfg, now=T0 + timedelta(hours=1), transports=transports)  # type: ignore[arg-type]
-        announced = [e for e in events if e.type in ANNOUNCED_TYPES and e.severity >= cfg.slack.min_severity]
+        full = [e for e in events if e.type in ANNOUNCED_TYPES and e.severity >= cfg.slack.min_severity]
+        # low-severity claim events (a corroboration, a single-source conflict) are replies in an existing thread
+        replies = [e for e in events if e not in full and e.type in THREAD_TYPES and e.thread_key
+                   and any(a.thread_key == e.thread_key and events.index(a) < events.index(e) for a in full)]
+        assert replies, "expected the seeds' corroboration and flagged valuation as thread replies"
+        announced = full + replies
         assert s.parked == 0 and s.failed == 0
         assert s.sent == len(events) + len(announced)  # console gets every event
         assert len(slack.messages) == len(announced)
         keys = [m.metadata["event_payload"]["event_key"] for m in slack.messages if m.metadata]
         assert sorted(keys) == sorted(e.key for e in announced)
+        assert all(m.thread_ts and not m.reply_broadcast for m in slack.messages
+                   if m.metadata and m.metadata["event_payload"]["event_key"] in {e.key for e in replies})
         # one thread per figure: later posts about a figure reply to its first alert
         first_ts: dict[str, str] = {}
         by_key = {e.key: e for e in announced}
@@ -87,9 +94,12 @@ def test_seeds_to_slack_and_digest(tmp_path: Path, servers: tuple[SlackServer, I
     msg = inbox.messages[0]
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
+    flat = " ".join(text.split())
     for e in events:
         if e.type in ("new_figure", "revised_figure") and e.fact and e.fact.get("value") is not None:
-            assert format_figure(e.fact) in text, e.message
+            assert format_figure(e.fact) in text, message(e)
+        elif e.type == "corroborated":  # folded: one line per claim with its count of sources
+            assert " ".join(corroboration_line(e, 2).split()).rsplit(" — ", 1)[0] in flat, message(e)
         else:
-            assert " ".join(e.message.split()) in " ".join(text.split()), e.message
+            assert " ".join(message(e).split()) in flat, message(e)
     assert "Conflicts" in html and "CONFLICTS" in text

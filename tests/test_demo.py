@@ -22,7 +22,7 @@ def test_demo_shows_alerts_and_writes_a_digest(tmp_path: Path, capsys: pytest.Ca
     elapsed = time.perf_counter() - started
     out = capsys.readouterr().out
     for line in ("[New figure] Kling: New figure: Kling round size about $1.2B",
-                 "[Revised figure] Kling: Revised: Kling round size ~$1.5B closed",
+                 "[Revised figure] Kling: Revised: Kling round closed at ~$1.5B (was ~$1.2B, planned)",
                  "[New investor] Kling", "[Conflict] Kling: Conflict: Kling valuation $90B",
                  "[Cloud partnership] Kling", "[New figure] Kuaishou: New figure: Kuaishou capex for 2027"):
         assert line in out

@@ -47,10 +47,13 @@ def make_cfg(port: int, **digest_kw: Any) -> Config:
 
 
 def add_event(store: Store, key: str, type: str, created: datetime, **kw: Any) -> Event:
-    e = Event(type=type, subject=kw.pop("subject", "Kling"), key=key, message=kw.pop("message", f"{type} {key}"),
-              why="test", **kw)
-    store.insert_event(key=e.key, type=e.type, subject=e.subject, kind=e.kind, message=e.message, why=e.why,
-                       severity=e.severity, payload=e.to_dict(), doc=e.doc, created=created)
+    """Record an event as the ledger does; `outlet` is feed text its rendered message carries."""
+    outlet = kw.pop("outlet", f"{type}-{key}.example")
+    fact = {**kw.pop("fact", {"kind": kw.get("kind") or "other", "names": ["Alibaba"]}), "outlet": outlet}
+    e = Event(type=type, subject=kw.pop("subject", "Kling"), key=key, rule="test", fact=fact,
+              detail={"outlet": outlet}, **kw)
+    store.insert_event(key=e.key, type=e.type, subject=e.subject, kind=e.kind, severity=e.severity,
+                       payload=e.to_dict(), doc=e.doc, created=created)
     return e
 
 
@@ -64,11 +67,11 @@ def seed(store: Store, at: datetime) -> None:
               sources=("https://www.bloomberg.com/a",))
     add_event(store, "f2", "revised_figure", at + timedelta(minutes=5), kind="round_size", fact=ROUND2,
               previous=ROUND, thread_key=tk, sources=("https://36kr.com/b", "https://scmp.com/c"),
-              message="Round revised to ~$2.8B <script>alert(1)</script>")
-    add_event(store, "c1", "conflict", at + timedelta(minutes=6), message="Valuation $180B vs $18B earlier")
-    add_event(store, "i1", "new_investor", at + timedelta(minutes=7), message="New investors: Alibaba, Tencent")
-    add_event(store, "p1", "product_move", at + timedelta(minutes=8), message="Kling reached a user milestone")
-    add_event(store, "k1", "corroborated", at + timedelta(minutes=9), message="$3B corroborated by a filing")
+              outlet="36kr <script>alert(1)</script>")
+    add_event(store, "c1", "conflict", at + timedelta(minutes=6))
+    add_event(store, "i1", "new_investor", at + timedelta(minutes=7))
+    add_event(store, "p1", "product_move", at + timedelta(minutes=8))
+    add_event(store, "k1", "corroborated", at + timedelta(minutes=9))
 
 
 # ------------------------------------------------------------------ schedule
@@ -183,7 +186,7 @@ def test_missed_slot_sent_once_on_start(store: Store, smtp: tuple[Inbox, int]) -
     day1 = datetime(2026, 5, 1, 7, tzinfo=UTC)
     assert send_due_digest(store, cfg, now=day1) == "not_due"
     seed(store, day1 + timedelta(minutes=30))
-    add_event(store, "x2", "new_investor", day1 + timedelta(days=1, hours=5), message="Day-two investor")
+    add_event(store, "x2", "new_investor", day1 + timedelta(days=1, hours=5), outlet="Day-two investor")
     # down until day 4, 09:00: slots of day 1, 2, 3, 4 missed -> one digest for the day-4 slot
     back = day1 + timedelta(days=3, hours=2)
     assert send_due_digest(store, cfg, now=back) == "sent"
@@ -193,7 +196,7 @@ def test_missed_slot_sent_once_on_start(store: Store, smtp: tuple[Inbox, int]) -
     assert "Day-two investor" in html and "~$2.8B committed" in html
     assert len(store.digest_rows()) == 1
     # the next day covers only what came after the day-4 slot
-    add_event(store, "x3", "product_move", back + timedelta(hours=1), message="API launch")
+    add_event(store, "x3", "product_move", back + timedelta(hours=1), outlet="API launch")
     assert send_due_digest(store, cfg, now=back + timedelta(days=1)) == "sent"
     html = inbox.messages[1].get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "API launch" in html and "Day-two investor" not in html
@@ -247,3 +250,30 @@ def test_send_now_and_disabled(store: Store, smtp: tuple[Inbox, int]) -> None:
     assert store.digest_rows()[0]["period_end"] == iso(t + timedelta(hours=1))
     off = Config()
     assert send_due_digest(store, off, now=t) == "disabled" and send_now(store, off, now=t) == "disabled"
+
+
+@pytest.mark.slow
+def test_a_digest_over_a_thousand_corroborating_copies_stays_small() -> None:
+    """Each copy folds into one line with a count and the best two links: size grows with claims, not copies."""
+    from monitor.ledger import record_extraction
+    from monitor.models import Document, Extraction, Fact
+
+    store = Store()
+    t = datetime(2026, 5, 1, 6, tzinfo=UTC)
+    fact = Fact(kind="round_size", subject="Kling", value=3e9, unit="USD", value_usd=3e9, quote="a $3 billion round")
+    extraction = Extraction(source="x", relevant=True, entities=("Kling",), facts=(fact,))
+    n = 1000
+    for i in range(n):
+        doc = Document(source=f"https://outlet{i}.example/kling", url=f"https://outlet{i}.example/kling",
+                       title="Kling AI raises $3 billion", text="...")
+        with store.atomic():
+            record_extraction(store, extraction, doc, assignment=None, cfg=Config(), now=t + timedelta(seconds=i))
+    d = build_digest(store, t, t + timedelta(hours=1))
+    assert d.event_count == n and len(d.corroborations) == 1
+    assert d.corroborations[0].message == f"Kling round size $3B — {n} sources"
+    assert len(d.corroborations[0].sources) == 2
+    html, text = render_html(d), render_text(d)
+    assert len(html.encode()) < 100_000 and len(text.encode()) < 100_000
+    # every stored event is small too: none lists the sources before it
+    sizes = [len(r["payload"]) for r in store.query("SELECT payload FROM events")]
+    assert max(sizes) < 5 * min(sizes)

@@ -116,7 +116,7 @@ def test_daemon_readyz_fails_when_every_feed_fails_or_alerts_are_parked(tmp_path
         with Store(db) as store:  # the feed recovers (paused here), but an alert is parked
             store.pause_feed("down", until=None, now=datetime.now(UTC))
             store.outbox_add(idempotency_key="k", event_key="e", transport="slack", target="#k", thread_key=None,
-                             payload={"type": "new_figure"}, now=datetime.now(UTC))
+                             now=datetime.now(UTC))
             store.outbox_mark_failed(1, error="slack: invalid_auth", next_attempt=datetime.now(UTC), park=True)
         code, body = http_get(url + "/readyz")
         assert code == 503 and json.loads(body)["parked"] == 1 and not json.loads(body)["all_feeds_failing"]

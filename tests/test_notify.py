@@ -30,7 +30,7 @@ from monitor.notify import (
     quiet_until,
     slack_targets,
 )
-from monitor.store import Store, parse_iso
+from monitor.store import Store, iso, parse_iso
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HERE = Path(__file__).resolve().parent
@@ -62,16 +62,22 @@ def make_cfg(tmp_path: Path, slack: SlackServer | None, **slack_kw: object) -> C
                   outbox=OutboxConfig(max_attempts=3, base_delay=1.0, max_delay=60.0))
 
 
-def ev(key: str, type: str = "new_figure", *, severity: int = 2, message: str = "Kling round about $2B",
+def ev(key: str, type: str = "new_figure", *, severity: int = 2, outlet: str = "reuters.com",
        thread_key: str | None = "Kling:round_size:", subject: str = "Kling", **kw: object) -> Event:
-    fact = {"kind": "round_size", "value": 2e9, "unit": "USD", "qualifier": "approx"}
-    return Event(type=type, subject=subject, key=key, message=message, why="test", severity=severity,
+    """An event as the ledger makes it; `outlet` is feed text that the rendered message carries."""
+    fact = {"kind": "round_size", "subject": subject, "value": 2e9, "unit": "USD", "qualifier": "approx",
+            "outlet": outlet}
+    return Event(type=type, subject=subject, key=key, rule="first_claim", severity=severity,
                  kind="round_size", fact=fact, sources=("https://www.reuters.com/x",), thread_key=thread_key,
                  **kw)  # type: ignore[arg-type]
 
 
 def queue(store: Store, cfg: Config, *events: Event, now: datetime = T0) -> int:
+    """Record the events (as the ledger does) and queue their deliveries, in one transaction."""
     with store.atomic():
+        for e in events:
+            store.insert_event(key=e.key, type=e.type, subject=e.subject, kind=e.kind, severity=e.severity,
+                               payload=e.to_dict(), doc=e.doc, created=now)
         return enqueue(store, list(events), cfg, now=now)
 
 
@@ -92,10 +98,14 @@ def run(store: Store, cfg: Config, now: datetime = T0):  # type: ignore[no-untyp
 def test_enqueue_rows_per_destination_and_idempotent(tmp_path: Path, store: Store, slack: SlackServer) -> None:
     cfg = make_cfg(tmp_path, slack)
     events = [ev("a"), ev("b", "corroborated"), ev("c", "new_investor", severity=1, thread_key=None)]
-    assert queue(store, cfg, *events) == 4  # a: console+slack; b: console only; c: console (below severity)
+    # a: console+slack; b: console + a reply in its claim's thread; c: console (below severity, no thread)
+    assert queue(store, cfg, *events) == 5
     assert queue(store, cfg, *events) == 0
-    keys = sorted(r["idempotency_key"] for r in store.outbox_rows())
-    assert keys == ["a:console:stdout", "a:slack:#kling", "b:console:stdout", "c:console:stdout"]
+    rows = {r["idempotency_key"]: r["thread_only"] for r in store.outbox_rows()}
+    assert rows == {"a:console:stdout": 0, "a:slack:#kling": 0, "b:console:stdout": 0, "b:slack:#kling": 1,
+                    "c:console:stdout": 0}
+    # the rows refer to their events; the words are written when they are sent
+    assert all(r["payload"] is None and r["event_key"] in "abc" for r in store.outbox_rows())
 
 
 def test_routes() -> None:
@@ -103,12 +113,36 @@ def test_routes() -> None:
         SlackRoute(channel="#money", types=("new_figure", "revised_figure"), entities=("Kling",)),
         SlackRoute(channel="#urgent", types=("conflict",), min_severity=3),
     ))
-    assert slack_targets(ev("a"), s) == ["#money"]
-    assert slack_targets(ev("a", subject="Kuaishou"), s) == ["#default"]
-    assert slack_targets(ev("a", "conflict", severity=2), s) == []
-    assert slack_targets(ev("a", "conflict", severity=3), s) == ["#urgent"]
+    assert slack_targets(ev("a"), s) == [("#money", False)]
+    assert slack_targets(ev("a", subject="Kuaishou"), s) == [("#default", False)]
+    # a low-severity conflict goes only into its claim's thread
+    assert slack_targets(ev("a", "conflict", severity=2), s) == [("#urgent", True)]
+    assert slack_targets(ev("a", "conflict", severity=2, thread_key=None), s) == []
+    assert slack_targets(ev("a", "conflict", severity=3), s) == [("#urgent", False)]
     assert slack_targets(ev("a", "story_update", severity=3), s) == []
-    assert slack_targets(ev("a"), replace(s, webhook_env="HOOK", routes=())) == ["webhook"]
+    assert slack_targets(ev("a"), replace(s, webhook_env="HOOK", routes=())) == [("webhook", False)]
+    assert slack_targets(ev("a", "corroborated", severity=1), replace(s, webhook_env="HOOK", routes=())) == []
+    # a corroboration from a copy of the story is counted in the digest, not posted in the thread
+    assert slack_targets(ev("a", "corroborated", severity=1), s) == [("#default", True)]
+    assert slack_targets(ev("a", "corroborated", severity=1, detail={"copy_of": 3}), s) == []
+
+
+def test_low_severity_goes_only_into_an_existing_thread(tmp_path: Path, store: Store, slack: SlackServer) -> None:
+    cfg = make_cfg(tmp_path, slack, cooldown_minutes=0)
+    # no thread for this claim yet: the corroboration is left to the digest, nothing is posted
+    queue(store, cfg, ev("lonely", "corroborated", severity=1, thread_key="Kling:valuation:"))
+    run(store, cfg)
+    assert slack.messages == []
+    row = next(r for r in store.outbox_rows() if r["transport"] == "slack")
+    assert (row["status"], row["last_error"]) == ("sent", "no thread: digest only")
+    # with a thread, a low-severity conflict is a reply there, never broadcast to the channel
+    queue(store, cfg, ev("first"))
+    run(store, cfg)
+    later = T0 + timedelta(hours=2)
+    queue(store, cfg, ev("flag", "conflict", severity=1), now=later)
+    run(store, cfg, later)
+    first, flag = slack.messages
+    assert flag.thread_ts == first.ts and not flag.reply_broadcast
 
 
 # ------------------------------------------------------------------ drain
@@ -132,7 +166,7 @@ def test_drain_delivers_blocks_and_console(tmp_path: Path, store: Store, slack: 
 
 def test_console_prints_one_line(tmp_path: Path, store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = make_cfg(tmp_path, None)
-    queue(store, cfg, ev("a", message="Kling round\nabout $2B"))
+    queue(store, cfg, ev("a", outlet="Kling round\nabout $2B"))
     assert drain(store, cfg, now=T0).sent == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and "Kling round about $2B" in out[0]
@@ -214,7 +248,7 @@ def test_missing_token_backs_off_without_losing(tmp_path: Path, store: Store, sl
 
 def test_headline_arrives_escaped(tmp_path: Path, store: Store, slack: SlackServer) -> None:
     cfg = make_cfg(tmp_path, slack)
-    queue(store, cfg, ev("a", message="Kling <!channel> raises <http://evil.example|click>",
+    queue(store, cfg, ev("a", outlet="Kling <!channel> raises <http://evil.example|click>",
                          title="<!here> headline"))
     run(store, cfg)
     raw = json.dumps(slack.messages[0].raw)
@@ -225,7 +259,7 @@ def test_headline_arrives_escaped(tmp_path: Path, store: Store, slack: SlackServ
 def test_revision_is_threaded_under_first_alert(tmp_path: Path, store: Store, slack: SlackServer) -> None:
     cfg = make_cfg(tmp_path, slack, cooldown_minutes=30)
     # first alert and its revision in the same drain: the revision waits for the first ts
-    queue(store, cfg, ev("first"), ev("rev1", "revised_figure", message="revised to ~$2.8B"))
+    queue(store, cfg, ev("first"), ev("rev1", "revised_figure"))
     run(store, cfg)
     first, rev1 = slack.messages
     assert first.thread_ts is None and rev1.thread_ts == first.ts and not rev1.reply_broadcast
@@ -393,3 +427,40 @@ def test_only_one_sender_drains_a_store_at_a_time(tmp_path: Path) -> None:
             assert drain(store, Config()) == DrainSummary()  # skipped, nothing touched
         with sender_lock(store) as again:
             assert again  # released with its holder
+
+
+def test_a_row_queued_before_schema_3_still_sends_from_its_own_payload(tmp_path: Path, store: Store,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = make_cfg(tmp_path, None)
+    legacy = ev("old", outlet="legacy.example")
+    store.db.execute(
+        "INSERT INTO outbox (idempotency_key, event_key, transport, target, payload, status, attempts, next_attempt,"
+        " created) VALUES ('old:console:stdout', 'old', 'console', 'stdout', ?, 'pending', 0, ?, ?)",
+        [json.dumps({**legacy.to_dict(), "message": "rendered long ago", "why": "legacy"}), iso(T0), iso(T0)])
+    assert drain(store, cfg, now=T0).sent == 1
+    assert "source: legacy.example" in capsys.readouterr().out
+
+
+def test_migration_0003_keeps_queued_rows_and_claims(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from monitor.store import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None))
+    migrations.apply(db, stop_before="0003_i15_ledger")  # a store as schema 2 left it
+    db.execute("INSERT INTO outbox (idempotency_key, event_key, transport, target, payload, status, attempts,"
+               " next_attempt, created) VALUES ('k:console:stdout', 'k', 'console', 'stdout', '{}', 'pending', 0,"
+               " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
+    db.execute("INSERT INTO claims (subject, kind, value, created, key) VALUES ('Kling', 'valuation', 1.8e10,"
+               " '2026-01-01T00:00:00Z', 'c1')")
+    db.conn.close()
+    with Store(path) as store:
+        (row,) = store.outbox_rows()
+        assert (row["idempotency_key"], row["payload"], row["thread_only"]) == ("k:console:stdout", "{}", 0)
+        (claim,) = store.query("SELECT basis, status FROM claims")
+        assert claim == {"basis": "", "status": "reported"}
+        assert store.outbox_add(idempotency_key="n:console:stdout", event_key="n", transport="console",
+                                target="stdout", thread_key=None, now=T0)

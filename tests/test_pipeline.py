@@ -7,7 +7,8 @@ from pathlib import Path
 
 from monitor.config import Config
 from monitor.models import ANNOUNCED_TYPES, Document, Event
-from monitor.pipeline import format_replay, process_document, replay
+from monitor.pipeline import process_document, replay
+from monitor.render import format_replay, message
 from monitor.store import Store
 
 CFG = Config()
@@ -30,8 +31,9 @@ def test_updated_story_with_one_new_figure_gives_exactly_one_event() -> None:
     assert [(e.type, e.kind) for e in first.events] == [("new_figure", "round_size"), ("new_investor", "investor")]
     updated = process_document(store, doc(ROUND + " " + CAPEX), CFG, previous_text=doc(ROUND).full_text)
     assert [(e.type, e.kind, e.subject) for e in updated.events] == [("new_figure", "capex", "Kuaishou")]
-    assert updated.events[0].message == ("New figure: Kuaishou capex for 2026 about $3.6B"
-                                         " — source: example-news.com")
+    text = message(updated.events[0])  # "(guidance)" once the extractor reads "plans" as the company's outlook
+    assert text.startswith("New figure: Kuaishou capex for 2026 about $3.6B") and text.endswith(
+        " — source: example-news.com")
     assert updated.cluster == first.cluster and updated.duplicate_of is None
     assert updated.extraction is not None and [f.kind for f in updated.extraction.facts] == ["capex"]
 

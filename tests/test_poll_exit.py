@@ -27,7 +27,7 @@ def closed_port() -> int:
 
 def config(tmp_path: Path, feed_url: str, extra: str) -> str:
     p = tmp_path / "m.toml"
-    p.write_text(f'[store]\npath = "{tmp_path}/m.db"\n[fetch]\nallow_private = true\nfull_text_for_matches = false\n'
+    p.write_text(f'[store]\npath = "{tmp_path}/m.db"\n[fetch]\nallow_private = true\nfull_text_for_matches = false\nmax_entry_age = 0\n'
                  f'[console]\nenabled = false\n[digest]\ntime = "00:00"\nsend_empty = true\n{extra}\n'
                  f'[[feeds]]\nname = "news"\nurl = "{feed_url}"\n', encoding="utf-8")
     return str(p)

@@ -90,8 +90,9 @@ def test_step5_closing_revises_round_adds_investors_and_flags_valuation(steps: d
     assert events(step, "revised_figure", "valuation") == [] and events(step, "new_figure") == []
     [rev] = events(step, "revised_figure", "round_size")
     assert rev["fact"]["stage"] == "closed"
-    assert rev["message"].startswith("Revised: Kling round size ")
-    assert "was $2B–$3B reported" in rev["message"]
+    # "reported" while the extractor reads step 3 as a report; "planned" once it reads "in talks" as a plan
+    assert rev["message"].startswith(("Revised: Kling round size ~$3B closed (was $2B–$3B reported",
+                                      "Revised: Kling round closed at ~$3B (was $2B–$3B, planned)"))
     [conflict] = events(step, "conflict", "valuation")
     assert conflict["fact"]["value_usd"] == pytest.approx(1.8e11)
     assert "vs $18B" in conflict["message"]
@@ -110,3 +111,14 @@ def test_replay_of_the_seeds_is_deterministic(steps: dict[str, dict[str, Any]]) 
     order = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))["replay"]["order"]
     again = list(replay([str(SEEDS / "articles" / name) for name in order], Config()))
     assert json.dumps(again, sort_keys=True) == json.dumps([steps[n] for n in order], sort_keys=True)
+
+
+def test_the_readme_example_is_what_replay_prints(steps: dict[str, dict[str, Any]]) -> None:
+    from monitor.render import format_replay
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("What `kling-monitor replay` prints for the seed stories", 1)[1]
+    block = block.split("```text\n", 1)[1].split("```", 1)[0].rstrip("\n")
+    order = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))["replay"]["order"]
+    printed = "\n".join(format_replay(steps[name]) for name in order)
+    assert block == printed, f"update the README block to:\n{printed}"

@@ -63,7 +63,7 @@ def write_config(path: Path, *, store: Path, feeds: list[tuple[str, str]], inter
     lines = [
         "[store]", f'path = "{store}"', "",
         "[fetch]", "connect_timeout = 5.0", "read_timeout = 45.0", "total_timeout = 45.0",
-        "full_text_for_matches = false", "allow_private = true", "",
+        "full_text_for_matches = false", "allow_private = true", "max_entry_age = 0", "",
         "[console]", "enabled = true", f'jsonl = "{store.parent / "alerts.jsonl"}"', "",
         "[daemon]", "drain_interval = 1", "shutdown_deadline = 5.0", "jitter = 0", daemon, "",
         extra, "",

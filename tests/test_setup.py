@@ -259,10 +259,14 @@ def _queue_one_alert(db: Path) -> None:
     from monitor.notify import enqueue
     from monitor.store import Store
 
-    ev = Event(key="k1", type="new_figure", subject="Kling", kind="round_size", message="test figure", why="test", severity=3)
+    ev = Event(key="k1", type="new_figure", subject="Kling", kind="round_size", rule="test", severity=3,
+               fact={"kind": "round_size", "subject": "Kling", "value": 1e9, "unit": "USD"})
     cfg = Config(console=ConsoleConfig(enabled=False), slack=SlackConfig(enabled=True, min_severity=1))
-    with Store(db) as store:
-        assert enqueue(store, [ev], cfg, now=datetime.now(UTC)) == 1
+    now = datetime.now(UTC)
+    with Store(db) as store:  # as the pipeline does: the event is recorded, the outbox refers to it
+        store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=ev.kind, severity=ev.severity,
+                           payload=ev.to_dict(), doc=None, created=now)
+        assert enqueue(store, [ev], cfg, now=now) == 1
 
 
 def test_poll_digest_if_due_exits_non_zero_when_the_digest_failed(home: Path,

@@ -57,7 +57,7 @@ def _populate(store: Store) -> None:
                                next_poll=NOW + timedelta(minutes=40))
     for i, status in enumerate(("pending", "pending", "sending", "sent", "parked")):
         store.outbox_add(idempotency_key=f"k{i}", event_key=f"e{i}", transport="slack", target="#kling",
-                         thread_key=None, payload={"type": "new_figure"}, now=NOW - timedelta(minutes=i))
+                         thread_key=None, now=NOW - timedelta(minutes=i))
         row = store.query("SELECT id FROM outbox WHERE idempotency_key = ?", [f"k{i}"])[0]["id"]
         if status == "parked":
             store.outbox_mark_failed(row, error="slack chat.postMessage: channel_not_found",
@@ -155,7 +155,7 @@ def _status(tmp_path: Path, setup: str, now: datetime = NOW) -> tuple[int, dict[
                 store.record_fetch(name, err if failing else ok, at=now - timedelta(minutes=3), next_poll=now)
         if setup == "parked":
             store.outbox_add(idempotency_key="k", event_key="e", transport="slack", target="#k", thread_key=None,
-                             payload={"type": "new_figure"}, now=now)
+                             now=now)
             store.outbox_mark_failed(1, error="slack chat.postMessage: invalid_auth", next_attempt=now, park=True)
         if setup == "failed digest":
             store.digest_begin(scheduled_for=now, period_start=now, period_end=now, message_id="<m@x>")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from monitor.alerts import (
+from monitor.models import Event
+from monitor.render import (
     MAX_BLOCKS,
     MAX_FALLBACK_TEXT,
     MAX_HEADER_TEXT,
@@ -21,17 +22,19 @@ from monitor.alerts import (
     slack_message,
     truncate,
 )
-from monitor.models import Event
 
 
 def _event(**kw: object) -> Event:
     base: dict[str, object] = dict(
-        type="revised_figure", subject="Kling", key="k1", message="Kling round revised", why="rule: revision",
-        kind="round_size",
-        fact={"kind": "round_size", "value": 2.8e9, "unit": "USD", "qualifier": "approx", "stage": "committed"},
+        type="revised_figure", subject="Kling", key="k1", rule="figure_moved", kind="round_size",
+        fact={"kind": "round_size", "subject": "Kling", "value": 2.8e9, "unit": "USD", "qualifier": "approx",
+              "stage": "committed", "outlet": "Kling round revised"},
         previous={"kind": "round_size", "value": 2e9, "unit": "USD", "qualifier": "approx", "stage": "reported"},
         sources=("https://www.reuters.com/a", "https://scmp.com/b"), cluster_size=3, thread_key="Kling:round_size:")
+    outlet = kw.pop("outlet", None)  # feed text the rendered message carries
     base.update(kw)
+    if outlet is not None:
+        base["fact"] = {**base["fact"], "outlet": outlet}  # type: ignore[dict-item]
     return Event(**base)  # type: ignore[arg-type]
 
 
@@ -45,8 +48,8 @@ def test_escape_neutralises_mentions_and_forged_links() -> None:
 
 
 def test_feed_text_in_blocks_is_escaped() -> None:
-    ev = _event(message="Breaking <!channel> see <http://evil.example|click>", title="<!here> & more",
-                why="<@U123>")
+    ev = _event(outlet="Breaking <!channel> see <http://evil.example|click>", title="<!here> & more",
+                against=({"outlet": "<@U123>", "value": 2e9, "unit": "USD"},))
     blocks = slack_blocks(ev)
     text = _all_text(blocks)
     assert "<!channel>" not in text and "<!here>" not in text and "<@U123>" not in text
@@ -85,7 +88,7 @@ def test_format_figure_variants() -> None:
 
 
 def test_blocks_have_sources_cluster_and_conflict_marker() -> None:
-    ev = _event(type="conflict", message="Valuation $180B vs $18B")
+    ev = _event(type="conflict", rule="off_consensus")
     blocks = slack_blocks(ev)
     text = _all_text(blocks)
     assert blocks[0]["type"] == "header" and "⚠️" in blocks[0]["text"]["text"]
@@ -96,7 +99,7 @@ def test_blocks_have_sources_cluster_and_conflict_marker() -> None:
 
 def test_limits_are_respected() -> None:
     long = "x & y " * 2000
-    ev = _event(message=long, why=long, title=long, subject="K" * 400,
+    ev = _event(outlet=long, title=long, subject="K" * 400, against=({"outlet": long},),
                 sources=tuple(f"https://s{i}.example/{'p' * 200}" for i in range(100)))
     blocks = slack_blocks(ev)
     assert len(blocks) <= MAX_BLOCKS
@@ -128,7 +131,8 @@ def test_slack_message_carries_metadata() -> None:
 
 
 def test_console_line_is_one_readable_line() -> None:
-    line = console_line(_event(message="two\nlines\x07"))
+    line = console_line(_event(outlet="two\nlines\x07"))
     assert "\n" not in line and "\x07" not in line
-    assert "[Revised figure] Kling: two lines" in line
+    assert "[Revised figure] Kling: Revised: Kling round size ~$2.8B committed (was ~$2B reported, +40%)" in line
+    assert "source: two lines" in line
     assert "~$2.8B committed (was ~$2B reported, +40%)" in line and "2 sources" in line
