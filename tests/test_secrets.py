@@ -131,6 +131,7 @@ def _config(path: Path, feed_url: str, *, slack: str, smtp_port: int) -> Path:
 path = "{path.parent / 'm.db'}"
 [fetch]
 allow_private = true
+max_entry_age = 0
 full_text_for_matches = false
 [console]
 jsonl = "{path.parent / 'alerts.jsonl'}"
