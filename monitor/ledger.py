@@ -378,6 +378,7 @@ class _Ctx:
     sources: list[str]
     now: datetime
     events: list[Event] = field(default_factory=list)
+    story_thread: str | None = None  # set for a story's update: every event goes to the story's thread
 
 
 def _norm_name(name: str) -> str:
@@ -484,10 +485,12 @@ def _implied_valuation(subject: str, claims: Sequence[Claim]) -> Implied | None:
 
 
 def record_extraction(store: Store, ex: Extraction, doc: Document, *, assignment: StoryAssignment | None,
-                      cfg: Config, feed: str | None = None, now: datetime | None = None) -> list[Event]:
+                      cfg: Config, feed: str | None = None, now: datetime | None = None,
+                      story_thread: str | None = None) -> list[Event]:
     """Write the document's claims and the events they cause; return only events newly inserted.
 
     Runs in the caller's transaction (wrap in `store.atomic()` together with the outbox).
+    `story_thread`: an update of a story already announced posts in that story's thread.
     """
     if not ex.relevant:
         return []
@@ -498,7 +501,7 @@ def record_extraction(store: Store, ex: Extraction, doc: Document, *, assignment
     ctx = _Ctx(doc=doc, key=doc_key(doc), url=url, outlet=outlet,
                tier=source_tier(cfg, url, outlet=doc.outlet, feed=feed), published=iso(doc.published),
                cluster_id=cluster_id, cluster_size=assignment.cluster_size if assignment else 1,
-               sources=sources or [url or outlet], now=now or datetime.now(UTC))
+               sources=sources or [url or outlet], now=now or datetime.now(UTC), story_thread=story_thread)
     claims = _claims_from_facts(ex, ctx)
     round_subject = _round_subject(ex, claims)
     announced_stage = _record_figures(store, claims, ctx, cfg)
@@ -535,7 +538,7 @@ def _emit(store: Store, ctx: _Ctx, *, type: str, subject: str, kind: str | None,
                why=why, severity=severity if severity is not None else SEVERITY[type], kind=kind, fact=fact,
                previous=previous, sources=tuple(dict.fromkeys([*ctx.sources, *sources])), doc=ctx.key,
                title=ctx.doc.title or None, cluster=ctx.cluster_id, cluster_size=ctx.cluster_size,
-               thread_key=thread_key)
+               thread_key=ctx.story_thread or thread_key)
     if store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=ev.kind, message=ev.message,
                           why=ev.why, severity=ev.severity, payload=ev.to_dict(), doc=ev.doc, created=ctx.now):
         ctx.events.append(ev)
@@ -835,8 +838,10 @@ def format_history(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def record_story_update(store: Store, doc: Document, fresh: Sequence[str], *,
-                        assignment: StoryAssignment | None, now: datetime | None = None) -> list[Event]:
-    """A changed story whose new sentences changed no figure: one low-priority event saying what changed."""
+                        assignment: StoryAssignment | None, now: datetime | None = None,
+                        thread_key: str | None = None) -> list[Event]:
+    """A changed story whose new sentences (with content) changed no figure: one low-priority event
+    saying what changed, in the story's thread when it has one."""
     if not fresh:
         return []
     outlet = outlet_of(doc)
@@ -850,5 +855,5 @@ def record_story_update(store: Store, doc: Document, fresh: Sequence[str], *,
           message=f"Story update: {doc.title or outlet} — {n} new sentence{'s' if n != 1 else ''}: “{first}”"
                   f" — source: {outlet}",
           why=f"rule: a story seen before changed; {n} sentence(s) not in the earlier text, no figure changed",
-          fact={"kind": "story_update", "new_sentences": list(fresh)}, thread_key=None)
+          fact={"kind": "story_update", "new_sentences": list(fresh)}, thread_key=thread_key)
     return ctx.events

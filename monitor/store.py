@@ -26,7 +26,7 @@ from sqlite_utils import Database, Migrations
 from monitor.errors import StoreError
 from monitor.models import Entry, FetchResult
 
-SCHEMA_VERSION = 2  # the number of migrations below; recorded in PRAGMA user_version
+SCHEMA_VERSION = 3  # the number of migrations below; recorded in PRAGMA user_version
 
 migrations = Migrations("kling-monitor")
 
@@ -248,6 +248,50 @@ def _m0001(db: Database) -> None:
 def _m0002(db: Database) -> None:
     # Aggregators (Google News) host every item on their own domain; the publisher is named apart.
     db.execute("ALTER TABLE entries ADD COLUMN outlet_url TEXT")
+
+
+@migrations(name="0003_i12_story_identity")
+def _m0003(db: Database) -> None:
+    # One entry per article whichever feeds carry it: each feed's teaser lives in entry_feeds.
+    # Pages keep their validators for conditional re-checks; relevant entries keep a re-check time.
+    # Stories keep their URL identity, anchors (figures, names) and language for copy detection.
+    db.executescript(
+        """
+        ALTER TABLE entries ADD COLUMN url_key TEXT;
+        ALTER TABLE entries ADD COLUMN recheck_at TEXT;      -- next page re-check (relevant entries)
+        ALTER TABLE entries ADD COLUMN rechecks INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE entry_feeds (
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            feed TEXT NOT NULL,
+            guid TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            updated TEXT,
+            first_seen TEXT NOT NULL,
+            last_changed TEXT NOT NULL,
+            PRIMARY KEY (entry_id, feed)
+        );
+        CREATE INDEX entry_feeds_guid ON entry_feeds (feed, guid);
+        ALTER TABLE pages ADD COLUMN etag TEXT;
+        ALTER TABLE pages ADD COLUMN last_modified TEXT;
+        ALTER TABLE stories ADD COLUMN url_key TEXT;
+        ALTER TABLE stories ADD COLUMN anchors TEXT;         -- space-separated figures and names
+        ALTER TABLE stories ADD COLUMN lang TEXT;
+        INSERT INTO entry_feeds (entry_id, feed, guid, title, summary, content_hash, updated, first_seen,
+                                 last_changed)
+            SELECT id, feed, guid, title, summary, content_hash, updated, first_seen, last_changed FROM entries;
+        """
+    )
+    from monitor.normalize import url_identity
+
+    for table in ("entries", "stories"):
+        col = "url" if table == "entries" else "doc"
+        rows = db.execute(f"SELECT id, {col} FROM {table}").fetchall()
+        db.conn.executemany(f"UPDATE {table} SET url_key = ? WHERE id = ?", [(url_identity(u), i) for i, u in rows])
+    db.execute("CREATE INDEX entries_url_key ON entries (url_key)")
+    db.execute("CREATE INDEX entries_recheck ON entries (recheck_at) WHERE recheck_at IS NOT NULL")
+    db.execute("CREATE INDEX stories_url_key ON stories (url_key)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,9 +633,12 @@ class Store:
     # ------------------------------------------------------------ dedupe (story clusters)
     # (methods for stories / story_bands / clusters go here)
 
-    def story_by_doc(self, doc: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id"
-                          " WHERE s.doc = ?", [doc])
+    def story_by_doc(self, doc: str, *, url_key: str | None = None) -> dict[str, Any] | None:
+        """The story of a document key, or of another spelling of its URL (same `url_key`)."""
+        sql = "SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id WHERE"
+        rows = self.query(f"{sql} s.doc = ?", [doc])
+        if not rows and url_key:
+            rows = self.query(f"{sql} s.url_key = ? ORDER BY s.id LIMIT 1", [url_key])
         return rows[0] if rows else None
 
     def story_candidates(self, bands: list[tuple[int, int]]) -> list[dict[str, Any]]:
@@ -612,29 +659,31 @@ class Store:
 
     def insert_story(self, *, doc: str, entry_id: int | None, cluster_id: int, title: str | None,
                      outlet: str | None, published: datetime | None, signature: bytes | None,
-                     bands: Iterable[tuple[int, int]], created: datetime) -> int:
+                     bands: Iterable[tuple[int, int]], created: datetime, url_key: str | None = None,
+                     anchors: str | None = None, lang: str | None = None) -> int:
         """Add a story, its band hashes, and grow its cluster (call inside `atomic`)."""
         cur = self.db.execute(
-            "INSERT INTO stories (doc, entry_id, cluster_id, title, outlet, published, signature, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [doc, entry_id, cluster_id, title, outlet, iso(published), signature, iso(created)])
+            "INSERT INTO stories (doc, entry_id, cluster_id, title, outlet, published, signature, created,"
+            " url_key, anchors, lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [doc, entry_id, cluster_id, title, outlet, iso(published), signature, iso(created), url_key,
+             anchors, lang])
         story_id = int(cur.lastrowid or 0)
         self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band, hash, story_id) VALUES (?, ?, ?)",
                                  [(b, h, story_id) for b, h in bands])
         self.db.execute("UPDATE clusters SET size = size + 1 WHERE id = ?", [cluster_id])
         return story_id
 
-    def bulk_insert_stories(self, rows: Iterable[tuple[str, str | None, bytes, list[tuple[int, int]]]],
+    def bulk_insert_stories(self, rows: Iterable[tuple[str, str | None, bytes, list[tuple[int, int]], str | None]],
                             *, created: datetime) -> int:
-        """Load many (doc, title, signature, bands) stories, one cluster each, in one transaction (bench)."""
+        """Load many (doc, title, signature, bands, anchors) stories, one cluster each, in one transaction (bench)."""
         n = 0
         band_rows: list[tuple[int, int, int]] = []
         with self.atomic():
-            for doc, title, signature, bands in rows:
+            for doc, title, signature, bands, anchors in rows:
                 cid = self.new_cluster(title=title, first_seen=created)
                 cur = self.db.conn.execute(
-                    "INSERT INTO stories (doc, cluster_id, title, signature, created) VALUES (?, ?, ?, ?, ?)",
-                    [doc, cid, title, signature, iso(created)])
+                    "INSERT INTO stories (doc, cluster_id, title, signature, created, url_key, anchors)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)", [doc, cid, title, signature, iso(created), doc, anchors])
                 sid = int(cur.lastrowid or 0)
                 band_rows.extend((b, h, sid) for b, h in bands)
                 self.db.conn.execute("UPDATE clusters SET size = 1 WHERE id = ?", [cid])
@@ -872,7 +921,8 @@ class Store:
 
 def _candidates_sql(nbands: int) -> str:
     values = ", ".join("(?, ?)" for _ in range(nbands))
-    return ("SELECT s.id, s.doc, s.cluster_id, s.title, s.signature, count(*) AS hits FROM"
+    return ("SELECT s.id, s.doc, s.cluster_id, s.title, s.signature, s.anchors, s.lang, s.published,"
+            " count(*) AS hits FROM"
             f" (SELECT column1 AS bd, column2 AS h FROM (VALUES {values})) v"
             " JOIN story_bands b ON b.band = v.bd AND b.hash = v.h"
             " JOIN stories s ON s.id = b.story_id GROUP BY s.id ORDER BY s.id")
