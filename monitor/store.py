@@ -25,6 +25,7 @@ from sqlite_utils import Database, Migrations
 
 from monitor.errors import StoreError
 from monitor.models import Entry, FetchResult
+from monitor.normalize import url_identity
 
 SCHEMA_VERSION = 3  # the number of migrations below; recorded in PRAGMA user_version
 
@@ -490,55 +491,80 @@ class Store:
     def store_entries(self, entries: Iterable[Entry], *, now: datetime) -> list[StoredEntry]:
         """Insert new entries, update changed ones (keeping the old version); return only those.
 
-        Exact duplicates, by canonical URL or by (feed, GUID), are stored once. Call inside
-        `atomic()` together with `record_fetch` so a poll is one transaction.
+        One entry per article, whichever feeds carry it: by URL identity (`http://www.` and
+        `https://` alike) or by a feed's GUID. Each feed's teaser is kept with that feed in
+        `entry_feeds`; another feed's teaser is never a new version. The entry's version moves
+        only when the feed that brought it changes the entry's content. When any feed changes its
+        teaser or `updated`, a relevant entry's page is due for a re-check (`recheck_at`). Call
+        inside `atomic()` together with `record_fetch` so a poll is one transaction.
         """
-        batch: list[Entry] = []
+        batch: list[tuple[Entry, str]] = []
         seen: set[str] = set()
         for e in entries:
-            if e.url not in seen:
-                seen.add(e.url)
-                batch.append(e)
+            key = url_identity(e.url)
+            if key not in seen:
+                seen.add(key)
+                batch.append((e, key))
         if not batch:
             return []
         conn = self.db.conn
-        # Existing rows, looked up for the whole batch at once (two queries instead of two per entry).
-        by_url = {r[0]: r[1:] for r in _select_in(conn, f"SELECT url, {_ENTRY_COLS} FROM entries WHERE", "url",
-                                                  [e.url for e in batch])}
+        # Existing rows, looked up for the whole batch at once (a few queries instead of a few per entry).
+        by_key = {r[0]: r[1:] for r in _select_in(conn, f"SELECT url_key, {_ENTRY_COLS} FROM entries WHERE",
+                                                  "url_key", [k for _, k in batch])}
         by_guid: dict[tuple[str, str], tuple[Any, ...]] = {}
         wanted: dict[str, list[str]] = {}
-        for e in batch:
-            if e.guid and e.url not in by_url:
+        for e, key in batch:
+            if e.guid and key not in by_key:
                 wanted.setdefault(e.feed, []).append(e.guid)
         for feed, guids in wanted.items():
-            sql = f"SELECT guid, {_ENTRY_COLS} FROM entries WHERE feed = ? AND"
+            sql = (f"SELECT f.guid, {_ENTRY_COLS_E} FROM entry_feeds f JOIN entries e ON e.id = f.entry_id"
+                   " WHERE f.feed = ? AND f.")
             for r in _select_in(conn, sql, "guid", guids, feed):
                 by_guid[(feed, r[0])] = r[1:]
+        ids = sorted({int(r[0]) for r in [*by_key.values(), *by_guid.values()]})
+        teasers: dict[tuple[int, str], tuple[str, str | None]] = {
+            (int(r[0]), r[1]): (r[2], r[3])
+            for r in _select_in(conn, "SELECT entry_id, feed, content_hash, updated FROM entry_feeds WHERE",
+                                "entry_id", [str(i) for i in ids])}
         out: list[StoredEntry] = []
         now_s = iso(now)
-        for e in batch:
+        for e, key in batch:
             content_hash = _content_hash(e.title, e.summary)
-            row = by_url.get(e.url)
+            updated = iso(e.updated)
+            row = by_key.get(key)
             if row is None and e.guid:
                 row = by_guid.get((e.feed, e.guid))
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO entries (url, feed, guid, title, summary, content_hash, published,"
-                    " published_from_fetch, updated, author, language, link, outlet_url, first_seen, last_changed)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " published_from_fetch, updated, author, language, link, outlet_url, first_seen, last_changed,"
+                    " url_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
                     [e.url, e.feed, e.guid, e.title, e.summary, content_hash, iso(e.published),
-                     int(e.published_from_fetch), iso(e.updated), e.author, e.language, e.link, e.outlet_url,
-                     now_s, now_s])
+                     int(e.published_from_fetch), updated, e.author, e.language, e.link, e.outlet_url,
+                     now_s, now_s, key])
                 if cur.rowcount:
                     new_id = int(cur.lastrowid or 0)
+                    self._upsert_teaser(new_id, e, content_hash, now_s)
+                    teasers[(new_id, e.feed)] = (content_hash, updated)
                     out.append(StoredEntry(new_id, e, "new", 1))
                     # later entries of this batch with the same GUID meet this row, as in the table
+                    fresh_row = (new_id, content_hash, 1, e.title, e.summary, None, e.feed)
+                    by_key[key] = fresh_row
                     if e.guid:
-                        by_guid[(e.feed, e.guid)] = (new_id, content_hash, 1, e.title, e.summary, None)
+                        by_guid[(e.feed, e.guid)] = fresh_row
                 continue
-            entry_id, old_hash, version, old_title, old_summary, old_full = row
-            if old_hash == content_hash:
+            entry_id, old_hash, version, old_title, old_summary, old_full, owner = row
+            teaser = teasers.get((int(entry_id), e.feed))
+            if teaser == (content_hash, updated):
+                continue
+            self._upsert_teaser(int(entry_id), e, content_hash, now_s)
+            teasers[(int(entry_id), e.feed)] = (content_hash, updated)
+            if teaser is None:
+                continue  # another feed carrying the article: its teaser, not a new version
+            # This feed's entry changed: the page may have changed too.
+            conn.execute("UPDATE entries SET recheck_at = ? WHERE id = ? AND relevant = 1", [now_s, entry_id])
+            if e.feed != owner or old_hash == content_hash:
                 continue
             conn.execute(
                 "INSERT INTO entry_versions (entry_id, version, title, summary, full_text, replaced_at)"
@@ -549,11 +575,23 @@ class Store:
                 [e.title, e.summary, content_hash, iso(e.updated or now), e.author, now_s, entry_id])
             previous = old_full or f"{old_title}\n\n{old_summary}"
             out.append(StoredEntry(entry_id, e, "updated", version + 1, previous))
-            fresh = (entry_id, content_hash, version + 1, e.title, e.summary, None)
-            by_url[e.url] = fresh
+            fresh = (entry_id, content_hash, version + 1, e.title, e.summary, None, owner)
+            by_key[key] = fresh
             if e.guid:
                 by_guid[(e.feed, e.guid)] = fresh
         return out
+
+    def _upsert_teaser(self, entry_id: int, e: Entry, content_hash: str, now_s: str | None) -> None:
+        self.db.conn.execute(
+            "INSERT INTO entry_feeds (entry_id, feed, guid, title, summary, content_hash, updated, first_seen,"
+            " last_changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id, feed) DO UPDATE SET"
+            " guid = excluded.guid, title = excluded.title, summary = excluded.summary,"
+            " content_hash = excluded.content_hash, updated = excluded.updated, last_changed = excluded.last_changed",
+            [entry_id, e.feed, e.guid, e.title, e.summary, content_hash, iso(e.updated), now_s, now_s])
+
+    def entry_feeds(self, entry_id: int) -> list[dict[str, Any]]:
+        """Each feed's teaser of an entry, first feed first."""
+        return self.query("SELECT * FROM entry_feeds WHERE entry_id = ? ORDER BY first_seen, feed", [entry_id])
 
     def entry(self, entry_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM entries WHERE id = ?", [entry_id])
@@ -928,7 +966,8 @@ def _candidates_sql(nbands: int) -> str:
             " JOIN stories s ON s.id = b.story_id GROUP BY s.id ORDER BY s.id")
 
 
-_ENTRY_COLS = "id, content_hash, version, title, summary, full_text"
+_ENTRY_COLS = "id, content_hash, version, title, summary, full_text, feed"
+_ENTRY_COLS_E = "e.id, e.content_hash, e.version, e.title, e.summary, e.full_text, e.feed"
 _IN_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
 
 

@@ -125,3 +125,29 @@ def test_nested_atomic_rolls_back_only_the_inner_part() -> None:
                 store.set_meta("inner", "1")
                 raise RuntimeError("inner failure")
         assert (store.get_meta("outer"), store.get_meta("inner")) == ("1", None)
+
+
+def test_one_entry_per_article_whichever_feeds_carry_it() -> None:
+    outlet = Entry(feed="outlet", url="https://news.example/a/1", guid="n-1", title="Kling raises $2B",
+                   summary="Outlet teaser", published=T, published_from_fetch=False)
+    aggregator = dataclasses.replace(outlet, feed="aggregator", url="http://www.news.example/a/1", guid="agg-9",
+                                     title="Kling raises $2B - News Example", summary="Aggregator teaser")
+    with Store() as store:
+        for poll in range(10):
+            with store.atomic():
+                stored = store.store_entries([outlet, aggregator] if poll % 2 else [aggregator, outlet],
+                                             now=T + timedelta(minutes=15 * poll))
+            assert [r.change for r in stored] == (["new"] if poll == 0 else [])
+        (row,) = store.query("SELECT id, version, summary FROM entries")
+        assert row["version"] == 1 and store.entry_versions(row["id"]) == []
+        assert {(f["feed"], f["guid"], f["summary"]) for f in store.entry_feeds(row["id"])} == {
+            ("outlet", "n-1", "Outlet teaser"), ("aggregator", "agg-9", "Aggregator teaser")}
+        # the feed that brought the entry changes its content: a new version; the other feed's change is not
+        with store.atomic():
+            (upd,) = store.store_entries([dataclasses.replace(aggregator, summary="Aggregator teaser v2")],
+                                         now=T + timedelta(hours=4))
+        assert (upd.change, upd.version) == ("updated", 2)
+        with store.atomic():
+            assert store.store_entries([dataclasses.replace(outlet, summary="Outlet teaser v2")],
+                                       now=T + timedelta(hours=5)) == []
+        assert store.query("SELECT version FROM entries") == [{"version": 2}]
