@@ -45,6 +45,10 @@ class FetchConfig:
     full_text_for_matches: bool = True  # fetch the article page when a matching entry is only a teaser
     parse_workers: int = -1  # processes parsing feeds: -1 auto (spare cores, big polls only), 0 never
     allow_private: bool = False  # fetch from loopback, private, link-local addresses (tests, intranets)
+    # A relevant story's page is re-checked (conditional GET) this many seconds after it was first
+    # seen, within recheck_window seconds; also whenever its feed entry changes.
+    recheck_after: tuple[int, ...] = (900, 3600, 4 * 3600, 24 * 3600)
+    recheck_window: int = 48 * 3600
 
 
 @dataclass(frozen=True, slots=True)

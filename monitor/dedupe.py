@@ -409,3 +409,31 @@ def new_sentences(old_text: str, new_text: str) -> list[str]:
         if s not in old and s not in out:
             out.append(s)
     return out
+
+
+_BOILERPLATE = re.compile(
+    r"^(?:by|von|por|par|door)\s+\S"
+    r"|^(?:updated|published|posted|last\s+updated|modified|read\s+more|related|see\s+also|more\s+from|share"
+    r"|follow\s+us|subscribe|sign\s+up|advertisement|copyright|all\s+rights\s+reserved|©|photo|image|source)\b"
+    r"|^(?:作者|记者|編輯|编辑|责任编辑|責任編輯|来源|來源|发布时间|發佈時間|更新时间|更新時間|相关阅读|相關閱讀|相关新闻|"
+    r"相關新聞|延伸阅读|延伸閱讀|分享|点击|點擊|图片|圖片)",
+    re.IGNORECASE)
+_DATE_WORDS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b"
+    r"|\b(?:am|pm|gmt|utc|bst|est|edt|pst|cst|hkt)\b|[年月日时時分秒]|\d+", re.IGNORECASE)
+
+
+def is_boilerplate(sentence: str) -> bool:
+    """Bylines, datelines, "related"/"share"/"subscribe" lines and captions: page furniture, not news."""
+    s = sentence.strip()
+    if _BOILERPLATE.search(s):
+        return True
+    rest = _DATE_WORDS.sub(" ", s)
+    words = [w for w in _TOKEN.findall(rest) if not _HAN.fullmatch(w)]
+    han = len(_HAN.findall(rest))
+    return len(words) + han / 2 < 3  # a date, a time or a word or two: no statement
+
+
+def news_sentences(old_text: str, new_text: str) -> list[str]:
+    """The new sentences of `new_text` that could be news (`new_sentences` without boilerplate)."""
+    return [s for s in new_sentences(old_text, new_text) if not is_boilerplate(s)]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config
-from monitor.dedupe import assign_story, doc_key, new_sentences
+from monitor.dedupe import assign_story, doc_key, news_sentences
 from monitor.extract import extract
 from monitor.ledger import record_extraction, record_story_update
 from monitor.match import Watchlist
@@ -111,7 +111,7 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
         if assignment.alias_of is not None:
             return DocResult(doc, True, assignment.cluster_id, assignment.duplicate_of, [], ex)
         seen_before = not assignment.is_new  # the story was clustered before: this is an update
-        fresh = new_sentences(previous_text, doc.full_text) if previous_text is not None and seen_before else None
+        fresh = news_sentences(previous_text, doc.full_text) if previous_text is not None and seen_before else None
         used = only_new(ex, doc, fresh) if fresh is not None else ex
         if fresh is not None and not has_content(used):
             fresh = []  # nothing in the new sentences is news

@@ -643,11 +643,42 @@ class Store:
         rows = self.query("SELECT * FROM pages WHERE url = ?", [url])
         return rows[0] if rows else None
 
-    def cache_page(self, url: str, *, status: str, text: str | None, error: str | None, at: datetime) -> None:
+    def cache_page(self, url: str, *, status: str, text: str | None, error: str | None, at: datetime,
+                   etag: str | None = None, last_modified: str | None = None) -> None:
         self.db.execute(
-            "INSERT INTO pages (url, fetched_at, status, text, error) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO pages (url, fetched_at, status, text, error, etag, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(url) DO UPDATE SET fetched_at = excluded.fetched_at, status = excluded.status,"
-            " text = excluded.text, error = excluded.error", [url, iso(at), status, text, error])
+            " text = excluded.text, error = excluded.error, etag = excluded.etag,"
+            " last_modified = excluded.last_modified", [url, iso(at), status, text, error, etag, last_modified])
+
+    def touch_page(self, url: str, *, at: datetime) -> None:
+        """A re-check found the page unchanged (304, or the same text): only its check time moves."""
+        self.db.execute("UPDATE pages SET fetched_at = ? WHERE url = ?", [iso(at), url])
+
+    # ------------------------------------------------------------ page re-checks of relevant stories
+
+    def due_rechecks(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        """Relevant entries whose page is due for a re-check, oldest due first."""
+        return self.query("SELECT * FROM entries WHERE recheck_at IS NOT NULL AND recheck_at <= ?"
+                          " ORDER BY recheck_at, id LIMIT ?", [iso(now), limit])
+
+    def schedule_recheck(self, entry_id: int, at: datetime | None) -> None:
+        self.db.execute("UPDATE entries SET recheck_at = ?, rechecks = rechecks + (recheck_at IS NOT NULL)"
+                        " WHERE id = ?", [iso(at), entry_id])
+
+    def replace_entry_text(self, entry_id: int, text: str, *, now: datetime) -> int:
+        """The article's page changed: a new version with this text (the old one kept); returns it."""
+        row = self.db.execute("SELECT version, title, summary, full_text FROM entries WHERE id = ?",
+                              [entry_id]).fetchone()
+        if row is None:
+            return 0
+        version, title, summary, full = row
+        self.db.execute(
+            "INSERT INTO entry_versions (entry_id, version, title, summary, full_text, replaced_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)", [entry_id, version, title, summary, full, iso(now)])
+        self.db.execute("UPDATE entries SET full_text = ?, version = version + 1, last_changed = ? WHERE id = ?",
+                        [text, iso(now), entry_id])
+        return int(version) + 1
 
     # ------------------------------------------------------------ housekeeping
 
