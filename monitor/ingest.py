@@ -31,9 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config import Config, FeedConfig
-from monitor.dedupe import news_sentences
 from monitor.fetch import Fetcher, FetchLimits
-from monitor.fulltext import extract_main_text
 from monitor.models import Document, Entry, Event, FetchResult, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
@@ -331,6 +329,8 @@ async def fetch_page(store: Store, fetcher: Fetcher, url: str, *, refresh: bool 
     """An article's main text: from the page cache, or fetched (conditionally, with the cached
     page's ETag and Last-Modified, when `refresh` asks for a re-check). A failed re-check keeps
     the text we had."""
+    from monitor.fulltext import extract_main_text
+
     now = now or utcnow()
     cached = store.cached_page(url)
     if cached is not None and not refresh:
@@ -367,6 +367,8 @@ async def recheck_pages(store: Store, cfg: Config, fetcher: Fetcher, *, now: dat
     links) becomes the entry's new version, which the understanding stages then diff against the
     old text. The entry's next re-check follows the decaying schedule.
     """
+    from monitor.dedupe import news_sentences  # numpy, datasketch, OpenCC: not needed to poll
+
     now = now or utcnow()
     rows = store.due_rechecks(now)
     if not rows:
@@ -425,7 +427,7 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
             if wants_page and row["url"] not in pages:
                 # an entry that changed after its page was fetched has its page re-checked
                 cached = store.cached_page(row["url"])
-                stale = cached is not None and cached["fetched_at"] < row["last_changed"]
+                stale = cached is not None and cached["fetched_at"] <= row["last_changed"]
                 pages[row["url"]] = asyncio.ensure_future(fetch_page(store, fetcher, row["url"], refresh=stale))
             plans.append((row, wants_page))
         if pages:

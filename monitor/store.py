@@ -562,10 +562,11 @@ class Store:
             teasers[(int(entry_id), e.feed)] = (content_hash, updated)
             if teaser is None:
                 continue  # another feed carrying the article: its teaser, not a new version
-            # This feed's entry changed: the page may have changed too.
-            conn.execute("UPDATE entries SET recheck_at = ? WHERE id = ? AND relevant = 1", [now_s, entry_id])
             if e.feed != owner or old_hash == content_hash:
+                # This feed's entry changed, not the article's content: its page may have.
+                conn.execute("UPDATE entries SET recheck_at = ? WHERE id = ? AND relevant = 1", [now_s, entry_id])
                 continue
+            # The article's own content changed: a new version, whose page is fetched again.
             conn.execute(
                 "INSERT INTO entry_versions (entry_id, version, title, summary, full_text, replaced_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)", [entry_id, version, old_title, old_summary, old_full, now_s])

@@ -41,12 +41,12 @@ def page(paragraphs: list[str], updated: str) -> str:
             f"<footer>Copyright 2026 Example News. Share on X | Share on LinkedIn</footer></body></html>")
 
 
-def atom(link: str, updated: str) -> str:
+def atom(link: str, updated: str, summary: str = "Kling AI, Kuaishou's video model unit, raised money.") -> str:
     return ("<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'>"
             "<title>Example News</title><id>urn:example-news</id><updated>2026-11-23T08:00:00Z</updated>"
             f"<entry><title>Kling AI raises $2 billion</title><id>urn:example-news:kling-round</id>"
             f"<link href='{link}'/><published>2026-11-23T08:00:00Z</published><updated>{updated}</updated>"
-            "<summary>Kling AI, Kuaishou's video model unit, raised money.</summary></entry></feed>")
+            f"<summary>{summary}</summary></entry></feed>")
 
 
 def rss(link: str) -> str:
@@ -79,7 +79,7 @@ def cycle(store: Store, cfg: Config, now: datetime | None = None) -> None:
     assert s.failed == 0 and s.parked == 0
 
 
-@pytest.mark.parametrize("trigger", ["entry_changed", "schedule"])
+@pytest.mark.parametrize("trigger", ["entry_updated", "teaser_changed", "schedule"])
 def test_one_entry_through_two_feeds_and_one_update_in_the_storys_thread(
         feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trigger: str) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
@@ -103,8 +103,12 @@ def test_one_entry_through_two_feeds_and_one_update_in_the_storys_thread(
 
             feed_server.page("/news/kling-round.html", page([LEAD, NEW, BODY], "10:30 GMT"), etag='"v2"',
                              last_modified="Mon, 23 Nov 2026 10:30:00 GMT")
-            if trigger == "entry_changed":
+            if trigger == "entry_updated":  # the outlet's <updated> moves, its teaser does not
                 feed_server.add("/outlet.atom", atom(link, "2026-11-23T10:30:00Z"),
+                                content_type=feedserver.ATOM_TYPE)
+                cycle(store, cfg)
+            elif trigger == "teaser_changed":  # the feed that brought the entry changes its content
+                feed_server.add("/outlet.atom", atom(link, "2026-11-23T10:30:00Z", "Kling AI enlarged its round."),
                                 content_type=feedserver.ATOM_TYPE)
                 cycle(store, cfg)
             else:  # the decaying schedule: 15 minutes after the story was first seen
