@@ -97,11 +97,11 @@ def tokens(text: str, *, normalized: bool = False) -> list[str]:
     return _TOKEN.findall((text if normalized else comparable(text)).lower())
 
 
-_NUMBER = re.compile(r"(?<![0-9A-Za-z.,])\d+(?:[.,]\d+)*")  # not inside a word (V2, item27)
+_L = "0-9A-Za-z\u00c0-\u024f"
+# One pass finds both kinds of anchor: a number not inside a word (V2, item27), or a capitalised word.
+_ANCHOR = re.compile(rf"(?<![{_L}.,])(\d+(?:[.,]\d+)*)|(?<![{_L}])([A-Z\u00c0-\u00de][{_L}'’-]*[{_L}])")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _YEAR = re.compile(r"(?:19|20)\d\d")
-_L = "0-9A-Za-z\u00c0-\u024f"
-_NAME = re.compile(rf"(?<![{_L}])[A-Z\u00c0-\u00de][{_L}'’-]*[{_L}]")
 # Capitalised words that start sentences in the languages of the feeds: not names.
 _NOT_NAMES = frozenset("""
     the and but for with this that these those its his her their our they she his who what when where why how
@@ -132,11 +132,16 @@ def anchors(text: str, common: Iterable[str] = (), *, normalized: bool = False) 
     """
     text = text if normalized else comparable(text)
     skip = {c.lower() for c in common}
-    out = {f for f in (_figure(m) for m in _NUMBER.findall(text)) if f}
-    for m in _NAME.findall(text):
-        w = m.lower()
-        if len(w) > 2 and w not in _NOT_NAMES and w not in skip:
-            out.add(w)
+    out: set[str] = set()
+    for number, name in _ANCHOR.findall(text):
+        if number:
+            f = _figure(number)
+            if f:
+                out.add(f)
+        elif len(name) > 2:
+            w = name.lower()
+            if w not in _NOT_NAMES and w not in skip:
+                out.add(w)
     return frozenset(out)
 
 

@@ -284,8 +284,6 @@ def _m0003(db: Database) -> None:
             SELECT id, feed, guid, title, summary, content_hash, updated, first_seen, last_changed FROM entries;
         """
     )
-    from monitor.normalize import url_identity
-
     for table in ("entries", "stories"):
         col = "url" if table == "entries" else "doc"
         rows = db.execute(f"SELECT id, {col} FROM {table}").fetchall()
@@ -705,10 +703,9 @@ class Store:
 
     def story_by_doc(self, doc: str, *, url_key: str | None = None) -> dict[str, Any] | None:
         """The story of a document key, or of another spelling of its URL (same `url_key`)."""
-        sql = "SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id WHERE"
-        rows = self.query(f"{sql} s.doc = ?", [doc])
-        if not rows and url_key:
-            rows = self.query(f"{sql} s.url_key = ? ORDER BY s.id LIMIT 1", [url_key])
+        rows = self.query("SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id"
+                          " WHERE s.doc = ? OR s.url_key = ? ORDER BY s.doc = ? DESC, s.id LIMIT 1",
+                          [doc, url_key or doc, doc])
         return rows[0] if rows else None
 
     def story_candidates(self, bands: list[tuple[int, int]]) -> list[dict[str, Any]]:

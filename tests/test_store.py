@@ -151,3 +151,28 @@ def test_one_entry_per_article_whichever_feeds_carry_it() -> None:
             assert store.store_entries([dataclasses.replace(outlet, summary="Outlet teaser v2")],
                                        now=T + timedelta(hours=5)) == []
         assert store.query("SELECT version FROM entries") == [{"version": 2}]
+
+
+def test_migration_0003_keeps_each_entrys_teaser_and_url_identity(tmp_path: Path) -> None:
+    from sqlite_utils import Database, Migrations
+
+    from monitor.store import _content_hash, migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None))
+    old = Migrations(migrations.name)  # the store as schema version 2 left it
+    for m in migrations._migrations[:2]:
+        old(name=m.name)(m.fn)
+    old.apply(db)
+    db.execute("INSERT INTO entries (url, feed, guid, title, summary, content_hash, published, first_seen,"
+               " last_changed) VALUES ('http://www.news.example/a', 'outlet', 'g1', 'T', 'S', ?, 'p', 'f', 'l')",
+               [_content_hash("T", "S")])
+    db.execute("PRAGMA user_version = 2")
+    db.conn.close()
+    with Store(path) as store:
+        (row,) = store.query("SELECT id, url_key, version FROM entries")
+        assert row["url_key"] == "https://news.example/a" and row["version"] == 1
+        assert [(f["feed"], f["guid"], f["summary"]) for f in store.entry_feeds(row["id"])] == [("outlet", "g1", "S")]
+        with store.atomic():  # the same article from https:// is that entry
+            assert store.store_entries([dataclasses.replace(entry("https://news.example/a", "g1"), feed="outlet",
+                                                            summary="S")], now=T) == []
