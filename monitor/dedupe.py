@@ -54,7 +54,9 @@ ANCHOR_DAYS = 7  # an anchor-only join needs publication dates (when both known)
 
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED)
 _PERMUTATIONS = _TEMPLATE.permutations
-_ANCHOR_PERMUTATIONS = MinHash(num_perm=ANCHOR_BANDS * ANCHOR_ROWS, seed=SEED + 1).permutations
+_rng = np.random.default_rng(SEED)
+_ANCHOR_A = _rng.integers(1, 2**63, size=ANCHOR_BANDS * ANCHOR_ROWS, dtype=np.uint64) | np.uint64(1)
+_ANCHOR_B = _rng.integers(0, 2**63, size=ANCHOR_BANDS * ANCHOR_ROWS, dtype=np.uint64)
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
@@ -146,14 +148,15 @@ def anchors(text: str, common: Iterable[str] = (), *, normalized: bool = False) 
 
 
 def anchor_bands(found: frozenset[str]) -> list[tuple[int, int]]:
-    """LSH bands of an anchor set's MinHash; none for a set too small to identify a story."""
+    """LSH bands of an anchor set's MinHash; none for a set too small to identify a story.
+
+    Anchor sets are small (tens of items), so their MinHash is one numpy min over a
+    multiply-shift hash table of (anchors x permutations) rather than a datasketch object.
+    """
     if len(found) < MIN_ANCHORS:
         return []
-    hv = np.unique(np.fromiter((zlib.crc32(a.encode()) for a in found), dtype=np.uint32, count=len(found)))
-    m = MinHash(num_perm=ANCHOR_BANDS * ANCHOR_ROWS, seed=SEED, hashfunc=_identity,
-                permutations=_ANCHOR_PERMUTATIONS, scheme="affine32")
-    m.update_batch(hv.tolist())
-    sig = np.asarray(m.hashvalues, dtype="<u4")
+    hv = np.fromiter((zlib.crc32(a.encode()) for a in found), dtype=np.uint64, count=len(found))
+    sig = ((hv[:, None] * _ANCHOR_A + _ANCHOR_B) >> np.uint64(32)).min(axis=0).astype("<u4")
     raw = sig.tobytes()
     width = ANCHOR_ROWS * 4
     return [(ANCHOR_BAND0 + i, int.from_bytes(hashlib.blake2b(raw[i * width:(i + 1) * width],
