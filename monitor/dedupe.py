@@ -303,7 +303,9 @@ def same_story(ev: Evidence, threshold: float) -> bool:
         return True
     if ev.shared_anchors < MIN_ANCHORS or not ev.close_in_time:
         return False
-    if ev.anchors >= 0.5 and (ev.other_language or ev.text >= 0.1):
+    if ev.other_language:
+        return ev.anchors >= 0.6  # a translation keeps nearly all figures and names
+    if ev.anchors >= 0.5 and ev.text >= 0.1:
         return True
     return ev.anchors >= 0.4 and ev.text >= threshold * 0.5
 
