@@ -100,8 +100,8 @@ def tokens(text: str, *, normalized: bool = False) -> list[str]:
 
 
 _L = "0-9A-Za-z\u00c0-\u024f"
-# One pass finds both kinds of anchor: a number not inside a word (V2, item27), or a capitalised word.
-_ANCHOR = re.compile(rf"(?<![{_L}.,])(\d+(?:[.,]\d+)*)|(?<![{_L}])([A-Z\u00c0-\u00de][{_L}'’-]*[{_L}])")
+_NUMBER = re.compile(rf"(?<![{_L}.,])\d+(?:[.,]\d+)*")  # not inside a word (V2, item27)
+_NAME = re.compile(rf"(?<![{_L}])[A-Z\u00c0-\u00de][{_L}'’-]*[{_L}]")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 # Capitalised words that start sentences in the languages of the feeds: not names.
@@ -135,15 +135,20 @@ def anchors(text: str, common: Iterable[str] = (), *, normalized: bool = False) 
     text = text if normalized else comparable(text)
     skip = {c.lower() for c in common}
     out: set[str] = set()
-    for number, name in _ANCHOR.findall(text):
-        if number:
-            f = _figure(number)
-            if f:
-                out.add(f)
-        elif len(name) > 2:
-            w = name.lower()
-            if w not in _NOT_NAMES and w not in skip:
-                out.add(w)
+    for number in _NUMBER.findall(text):
+        f = _figure(number)
+        if f:
+            out.add(f)
+    # Names only from statements: a menu ("Home | News | Tech"), a byline or a copyright line
+    # names the site, and every page of the site has it.
+    for line in text.split("\n"):
+        if len(line) < 24 or len(line.split()) < 5 or _BOILERPLATE.match(line.lstrip()):
+            continue
+        for name in _NAME.findall(line):
+            if len(name) > 2:
+                w = name.lower()
+                if w not in _NOT_NAMES and w not in skip:
+                    out.add(w)
     return frozenset(out)
 
 
@@ -321,16 +326,19 @@ def _close(a: datetime | None, b: datetime | None) -> bool:
 
 
 def _evidence(doc: Document, sig: np.ndarray, found: frozenset[str], lang: str | None,
-              cand: dict[str, Any]) -> Evidence:
-    other = np.frombuffer(cand["signature"], dtype="<u4")
+              cand: dict[str, Any], threshold: float) -> Evidence:
+    """The evidence for one candidate, cheapest first: titles are compared only when the texts
+    share enough for a title to decide (so a crowd of weak candidates costs little)."""
+    text = estimated_jaccard(sig, np.frombuffer(cand["signature"], dtype="<u4"))
     theirs = frozenset((cand["anchors"] or "").split())
-    shared = len(found & theirs)
-    norm = normalized_title(doc.title)
+    title, same_title = 0.0, False
+    if text >= min(0.1, threshold * 0.5) and doc.title and cand["title"]:
+        title = title_similarity(doc.title, cand["title"])
+        norm = normalized_title(doc.title)
+        same_title = len(norm.split()) >= TITLE_MIN_TOKENS and norm == normalized_title(cand["title"])
     return Evidence(
-        text=estimated_jaccard(sig, other),
-        title=title_similarity(doc.title, cand["title"]),
-        same_title=len(norm.split()) >= TITLE_MIN_TOKENS and norm == normalized_title(cand["title"] or ""),
-        anchors=jaccard(found, theirs), shared_anchors=shared,
+        text=text, title=title, same_title=same_title, anchors=jaccard(found, theirs),
+        shared_anchors=len(found & theirs),
         other_language=lang is not None and cand["lang"] is not None and lang != cand["lang"],
         close_in_time=_close(doc.published, parse_iso(cand["published"])))
 
@@ -363,7 +371,7 @@ def assign_story(store: Store, doc: Document, *, threshold: float, entry_id: int
     for cand in store.story_candidates(probe):
         if cand["signature"] is None:
             continue
-        ev = _evidence(doc, sig, found, lang, cand)
+        ev = _evidence(doc, sig, found, lang, cand, threshold)
         if same_story(ev, threshold):
             score = max(ev.text, ev.title * 0.9, ev.anchors * 0.8)
             if best is None or score > best[0]:
@@ -422,7 +430,8 @@ def new_sentences(old_text: str, new_text: str) -> list[str]:
 
 
 _BOILERPLATE = re.compile(
-    r"^(?:by|von|por|par|door)\s+\S"
+    r"^(?:by|von|por|par|door)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}\s*(?:$|[,|·•–—(]|and\s)(?!.*\d[\d.,]*\s*(?:%|"
+    r"percent|billion|million|bn|mn|亿|万))"
     r"|^(?:updated|published|posted|last\s+updated|modified|read\s+more|related|see\s+also|more\s+from|share"
     r"|follow\s+us|subscribe|sign\s+up|advertisement|copyright|all\s+rights\s+reserved|©|photo|image|source)\b"
     r"|^(?:作者|记者|編輯|编辑|责任编辑|責任編輯|来源|來源|发布时间|發佈時間|更新时间|更新時間|相关阅读|相關閱讀|相关新闻|"
@@ -436,7 +445,7 @@ _DATE_WORDS = re.compile(
 def is_boilerplate(sentence: str) -> bool:
     """Bylines, datelines, "related"/"share"/"subscribe" lines and captions: page furniture, not news."""
     s = sentence.strip()
-    if _BOILERPLATE.search(s):
+    if _BOILERPLATE.match(s):
         return True
     rest = _DATE_WORDS.sub(" ", s)
     words = [w for w in _TOKEN.findall(rest) if not _HAN.fullmatch(w)]
