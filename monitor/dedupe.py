@@ -100,8 +100,13 @@ def tokens(text: str, *, normalized: bool = False) -> list[str]:
 
 
 _L = "0-9A-Za-z\u00c0-\u024f"
-_NUMBER = re.compile(rf"(?<![{_L}.,])\d+(?:[.,]\d+)*")  # not inside a word (V2, item27)
-_NAME = re.compile(rf"(?<![{_L}])[A-Z\u00c0-\u00de][{_L}'’-]*[{_L}]")
+# A number not inside a word (V2, item27), a capitalised word. Each pattern starts with its first
+# character and looks behind it only there, so the scan skips ahead to digits and capitals.
+_NUMBER = re.compile(rf"\d(?<![{_L}.,]\d)\d*(?:[.,]\d+)*")
+_NAME = re.compile(rf"[A-Z\u00c0-\u00de](?<![{_L}][A-Z\u00c0-\u00de])[{_L}'’-]*[{_L}]")
+# Lines that are page furniture, not statements: short ones (menus, "Home | News | Tech") and bylines,
+# datelines, copyright and "related" lines (matched by `_BOILERPLATE`, defined with the sentence diff).
+_FURNITURE = re.compile(r"^[^\n]{0,29}$", re.MULTILINE)
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 # Capitalised words that start sentences in the languages of the feeds: not names.
@@ -141,14 +146,12 @@ def anchors(text: str, common: Iterable[str] = (), *, normalized: bool = False) 
             out.add(f)
     # Names only from statements: a menu ("Home | News | Tech"), a byline or a copyright line
     # names the site, and every page of the site has it.
-    for line in text.split("\n"):
-        if len(line) < 24 or len(line.split()) < 5 or _BOILERPLATE.match(line.lstrip()):
-            continue
-        for name in _NAME.findall(line):
-            if len(name) > 2:
-                w = name.lower()
-                if w not in _NOT_NAMES and w not in skip:
-                    out.add(w)
+    text = _FURNITURE_LINE.sub("", text)
+    for name in _NAME.findall(_FURNITURE.sub("", text)):
+        if len(name) > 2:
+            w = name.lower()
+            if w not in _NOT_NAMES and w not in skip:
+                out.add(w)
     return frozenset(out)
 
 
@@ -437,6 +440,9 @@ _BOILERPLATE = re.compile(
     r"|^(?:作者|记者|編輯|编辑|责任编辑|責任編輯|来源|來源|发布时间|發佈時間|更新时间|更新時間|相关阅读|相關閱讀|相关新闻|"
     r"相關新聞|延伸阅读|延伸閱讀|分享|点击|點擊|图片|圖片)",
     re.IGNORECASE)
+# The same furniture as whole lines of a text (for `anchors`).
+_FURNITURE_LINE = re.compile(r"^[ \t]*(?:" + _BOILERPLATE.pattern.replace("|^", "|").removeprefix("^") + r")[^\n]*$",
+                             re.IGNORECASE | re.MULTILINE)
 _DATE_WORDS = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b"
     r"|\b(?:am|pm|gmt|utc|bst|est|edt|pst|cst|hkt)\b|[年月日时時分秒]|\d+", re.IGNORECASE)
