@@ -5,7 +5,7 @@ normalised, so a copy converted between scripts is the same text. A story's text
 of shingles (3 consecutive words; for Chinese, 3 consecutive characters), a 128-value MinHash
 signature (datasketch, fixed seed so runs are reproducible), and 42 LSH band hashes of 3 rows
 each. Beside the text, a story keeps its *anchors*: what a copy cannot change, its figures
-(35.046, 715) and the names it capitalises (Ghost, Lap, MIPCOM), with 24 LSH bands of their own.
+(35.046, 715) and the names it capitalises (Ghost, Lap, MIPCOM), with 20 LSH bands of their own.
 All band hashes live in the store's `story_bands` table under a (band, hash) key, so finding
 candidates is a fixed number of index probes whatever the store's size.
 
@@ -47,8 +47,8 @@ SHINGLE = 3
 SEED = 20260101
 TITLE_MIN_TOKENS = 4
 ANCHOR_BAND0 = 100  # anchor bands are numbered from here, apart from the text bands
-ANCHOR_BANDS = 24
-ANCHOR_ROWS = 3  # a pair sharing 60% of anchors meets in a band with p = 0.997; at 15%, 8%
+ANCHOR_BANDS = 20
+ANCHOR_ROWS = 3  # a pair sharing 60% of anchors meets in a band with p = 0.99 (55%: 0.97); at 15%, 7%
 MIN_ANCHORS = 6  # fewer shared anchors say nothing about a copy
 ANCHOR_DAYS = 7  # an anchor-only join needs publication dates (when both known) this close
 
@@ -180,6 +180,8 @@ def language(doc: Document) -> str | None:
     """The document's primary language subtag; "zh" for text that is mostly Chinese; else unknown."""
     if doc.lang:
         return doc.lang.split("-")[0].split("_")[0].lower()
+    if not _HAN.search(doc.text, 0, 2000):
+        return None
     han = len(_HAN.findall(doc.text[:2000]))
     return "zh" if han > 0.3 * max(1, len(doc.text[:2000].split()) + han) else None
 

@@ -703,9 +703,9 @@ class Store:
 
     def story_by_doc(self, doc: str, *, url_key: str | None = None) -> dict[str, Any] | None:
         """The story of a document key, or of another spelling of its URL (same `url_key`)."""
+        # Every story's url_key is its doc's URL identity, so one index probe finds both.
         rows = self.query("SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id"
-                          " WHERE s.doc = ? OR s.url_key = ? ORDER BY s.doc = ? DESC, s.id LIMIT 1",
-                          [doc, url_key or doc, doc])
+                          " WHERE s.url_key = ? ORDER BY s.doc = ? DESC, s.id LIMIT 1", [url_key or url_identity(doc), doc])
         return rows[0] if rows else None
 
     def story_candidates(self, bands: list[tuple[int, int]]) -> list[dict[str, Any]]:
