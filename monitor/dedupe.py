@@ -163,7 +163,7 @@ def anchor_bands(found: frozenset[str]) -> list[tuple[int, int]]:
     """
     if len(found) < MIN_ANCHORS:
         return []
-    hv = np.fromiter((zlib.crc32(a.encode()) for a in found), dtype=np.uint64, count=len(found))
+    hv = np.fromiter(map(zlib.crc32, map(str.encode, found)), dtype=np.uint64, count=len(found))
     sig = ((hv[:, None] * _ANCHOR_A + _ANCHOR_B) >> np.uint64(32)).min(axis=0).astype("<u4")
     raw = sig.tobytes()
     width = ANCHOR_ROWS * 4
@@ -206,7 +206,7 @@ def shingle_hashes(text: str, k: int = SHINGLE, *, normalized: bool = False) -> 
     toks = tokens(text, normalized=normalized)
     if not toks:
         return np.zeros(0, dtype=np.uint32)
-    th = np.fromiter((zlib.crc32(t.encode()) for t in toks), dtype=np.uint64, count=len(toks))
+    th = np.fromiter(map(zlib.crc32, map(str.encode, toks)), dtype=np.uint64, count=len(toks))
     if len(toks) < k:
         k = len(toks)
     n = len(toks) - k + 1
