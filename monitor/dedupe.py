@@ -350,13 +350,14 @@ def _evidence(doc: Document, sig: np.ndarray, found: frozenset[str], lang: str |
 
 def assign_story(store: Store, doc: Document, *, threshold: float, entry_id: int | None = None,
                  window: int | None = None, now: datetime | None = None,
-                 common: Iterable[str] = ()) -> StoryAssignment:
+                 common: Iterable[str] = (), relevant: bool = True) -> StoryAssignment:
     """Put a document into a story cluster (an existing one if it is the same story).
 
     Idempotent per doc key (URL, else source); another spelling of a known URL (`http://www.`
     for `https://`) is that story. Call inside `store.atomic()` with the rest of the document's
     processing. `window` bounds how many recent stories keep band rows; `common` are names too
-    frequent to be anchors (the watchlist's).
+    frequent to be anchors (the watchlist's); an irrelevant story (`relevant=False`) is clustered
+    only so that its copies are known, and is left out of the digest's clusters.
     """
     key = doc_key(doc)
     ident = url_identity(key)
@@ -390,7 +391,7 @@ def assign_story(store: Store, doc: Document, *, threshold: float, entry_id: int
                                   outlet=outlet_of(doc), published=doc.published,
                                   signature=sig.astype("<u4").tobytes(), bands=probe, created=now,
                                   url_key=ident,
-                                  anchors=" ".join(sorted(found)) or None, lang=lang)
+                                  anchors=" ".join(sorted(found)) or None, lang=lang, relevant=relevant)
     if window is not None:
         store.prune_story_bands(keep=window)
     cluster = store.cluster(cluster_id)

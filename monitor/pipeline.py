@@ -103,7 +103,7 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
             return DocResult(doc, False, None, None, [], ex)
         with store.atomic():
             a = assign_story(store, doc, threshold=cfg.ledger.cluster_threshold, entry_id=entry_id,
-                             window=cfg.ledger.window, now=now, common=_names(watch))
+                             window=cfg.ledger.window, now=now, common=_names(watch), relevant=False)
         return DocResult(doc, False, a.cluster_id, a.duplicate_of, [], ex)
     with store.atomic():
         assignment = assign_story(store, doc, threshold=cfg.ledger.cluster_threshold, entry_id=entry_id,

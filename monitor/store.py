@@ -279,6 +279,7 @@ def _m0003(db: Database) -> None:
         ALTER TABLE stories ADD COLUMN url_key TEXT;
         ALTER TABLE stories ADD COLUMN anchors TEXT;         -- space-separated figures and names
         ALTER TABLE stories ADD COLUMN lang TEXT;
+        ALTER TABLE stories ADD COLUMN relevant INTEGER NOT NULL DEFAULT 1;  -- 0: clustered only to know its copies
         INSERT INTO entry_feeds (entry_id, feed, guid, title, summary, content_hash, updated, first_seen,
                                  last_changed)
             SELECT id, feed, guid, title, summary, content_hash, updated, first_seen, last_changed FROM entries;
@@ -727,13 +728,13 @@ class Store:
     def insert_story(self, *, doc: str, entry_id: int | None, cluster_id: int, title: str | None,
                      outlet: str | None, published: datetime | None, signature: bytes | None,
                      bands: Iterable[tuple[int, int]], created: datetime, url_key: str | None = None,
-                     anchors: str | None = None, lang: str | None = None) -> int:
+                     anchors: str | None = None, lang: str | None = None, relevant: bool = True) -> int:
         """Add a story, its band hashes, and grow its cluster (call inside `atomic`)."""
         cur = self.db.execute(
             "INSERT INTO stories (doc, entry_id, cluster_id, title, outlet, published, signature, created,"
-            " url_key, anchors, lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [doc, entry_id, cluster_id, title, outlet, iso(published), signature, iso(created), url_key,
-             anchors, lang])
+            " url_key, anchors, lang, relevant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [doc, entry_id, cluster_id, title, outlet, iso(published), signature, iso(created), url_key or doc,
+             anchors, lang, int(relevant)])
         story_id = int(cur.lastrowid or 0)
         self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band, hash, story_id) VALUES (?, ?, ?)",
                                  [(b, h, story_id) for b, h in bands])
@@ -982,7 +983,7 @@ class Store:
             " count(DISTINCT coalesce(s.outlet, s.doc)) AS sources,"
             " group_concat(DISTINCT s.outlet) AS outlets"
             " FROM stories s LEFT JOIN clusters c ON c.id = s.cluster_id"
-            " WHERE s.created >= ? AND s.created < ? GROUP BY s.cluster_id"
+            " WHERE s.created >= ? AND s.created < ? AND s.relevant = 1 GROUP BY s.cluster_id"
             " ORDER BY size DESC, sources DESC, s.cluster_id LIMIT ?", [iso(since), iso(until), limit])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,5 @@ def test_irrelevant_story_naming_a_watched_entity_is_clustered_with_its_copies()
     assert (first.relevant, copy.relevant) == (False, False)
     assert first.cluster is not None and copy.cluster == first.cluster
     assert store.count_events() == 0
+    # clustered only to know its copies: not one of the digest's stories
+    assert store.top_clusters(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)) == []
