@@ -378,7 +378,7 @@ class _Ctx:
     sources: list[str]
     now: datetime
     events: list[Event] = field(default_factory=list)
-    story_thread: str | None = None  # set for a story's update: every event goes to the story's thread
+    story_thread: str | None = None  # set for a story's update: every event is posted in the story's thread
 
 
 def _norm_name(name: str) -> str:
@@ -538,7 +538,7 @@ def _emit(store: Store, ctx: _Ctx, *, type: str, subject: str, kind: str | None,
                why=why, severity=severity if severity is not None else SEVERITY[type], kind=kind, fact=fact,
                previous=previous, sources=tuple(dict.fromkeys([*ctx.sources, *sources])), doc=ctx.key,
                title=ctx.doc.title or None, cluster=ctx.cluster_id, cluster_size=ctx.cluster_size,
-               thread_key=ctx.story_thread or thread_key)
+               thread_key=thread_key, story_thread=ctx.story_thread)
     if store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=ev.kind, message=ev.message,
                           why=ev.why, severity=ev.severity, payload=ev.to_dict(), doc=ev.doc, created=ctx.now):
         ctx.events.append(ev)
@@ -839,7 +839,7 @@ def format_history(rows: Sequence[dict[str, Any]]) -> str:
 
 def record_story_update(store: Store, doc: Document, fresh: Sequence[str], *,
                         assignment: StoryAssignment | None, now: datetime | None = None,
-                        thread_key: str | None = None) -> list[Event]:
+                        story_thread: str | None = None) -> list[Event]:
     """A changed story whose new sentences (with content) changed no figure: one low-priority event
     saying what changed, in the story's thread when it has one."""
     if not fresh:
@@ -848,12 +848,12 @@ def record_story_update(store: Store, doc: Document, fresh: Sequence[str], *,
     cluster_id = assignment.cluster_id if assignment else None
     ctx = _Ctx(doc=doc, key=doc_key(doc), url=doc.url, outlet=outlet, tier="other", published=iso(doc.published),
                cluster_id=cluster_id, cluster_size=assignment.cluster_size if assignment else 1,
-               sources=[doc.url or outlet], now=now or datetime.now(UTC))
+               sources=[doc.url or outlet], now=now or datetime.now(UTC), story_thread=story_thread)
     first = fresh[0] if len(fresh[0]) <= 160 else fresh[0][:159] + "…"
     n = len(fresh)
     _emit(store, ctx, type="story_update", subject="Kling", kind=None, ident=_sha(*fresh),
           message=f"Story update: {doc.title or outlet} — {n} new sentence{'s' if n != 1 else ''}: “{first}”"
                   f" — source: {outlet}",
           why=f"rule: a story seen before changed; {n} sentence(s) not in the earlier text, no figure changed",
-          fact={"kind": "story_update", "new_sentences": list(fresh)}, thread_key=thread_key)
+          fact={"kind": "story_update", "new_sentences": list(fresh)}, thread_key=None)
     return ctx.events

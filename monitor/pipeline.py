@@ -123,7 +123,7 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
         events = record_extraction(store, used, doc, assignment=assignment, cfg=cfg, feed=feed, now=now,
                                    story_thread=thread) if fresh is None or fresh else []
         if fresh and not events:
-            events = record_story_update(store, doc, fresh, assignment=assignment, now=now, thread_key=thread)
+            events = record_story_update(store, doc, fresh, assignment=assignment, now=now, story_thread=thread)
         if on_events is not None and events:
             on_events(events)
     return DocResult(doc, True, assignment.cluster_id, assignment.duplicate_of, events, used)

@@ -52,7 +52,7 @@ def test_update_is_news_only_when_a_new_sentence_carries_content(extra: str, typ
     if types:
         assert updated.events[0].severity == 1
         assert updated.events[0].fact == {"kind": "story_update", "new_sentences": [extra]}
-        assert updated.events[0].thread_key == first.events[0].thread_key  # in the story's thread
+        assert updated.events[0].story_thread == first.events[0].thread_key  # in the story's thread
     # the same update processed again creates nothing new
     assert process_document(store, doc(ROUND + " " + extra), CFG, previous_text=doc(ROUND).full_text).events == []
 
