@@ -59,6 +59,10 @@ class FetchConfig:
     allow_private: bool = False  # fetch from loopback, private, link-local addresses (tests, intranets)
     # Entries older than this (seconds), and a new feed's backlog, are understood silently: 0 alerts on all.
     max_entry_age: int = 3 * 24 * 3600
+    # A relevant story's page is re-checked (conditional GET) this many seconds after it was first
+    # seen, within recheck_window seconds; also whenever its feed entry changes.
+    recheck_after: tuple[int, ...] = (900, 3600, 4 * 3600, 24 * 3600)
+    recheck_window: int = 48 * 3600
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,19 @@
-"""Story clusters: the same story, syndicated or lightly rewritten, lands in one cluster.
+"""Story clusters: the same story, syndicated, spun, converted or translated, lands in one cluster.
 
-A story's text becomes a set of shingles (3 consecutive words; for Chinese, 3 consecutive
-characters), a 128-value MinHash signature (datasketch, fixed seed so runs are reproducible),
-and 42 LSH band hashes of 3 rows each. The band hashes live in the store's `story_bands`
-table under a (band, hash) key, so finding candidates is 42 index probes whatever the store's
-size, and memory does not grow with it (datasketch's in-memory LSH costs ~3.6 KB a story).
-Candidates are confirmed by the estimated Jaccard similarity of their stored signatures,
-helped by title similarity for rewritten stories. Only the newest `window` stories keep band
-rows; older ones keep their cluster membership (and so their idempotent assignment).
+Texts are compared after width (NFKC) and script (Traditional -> Simplified, OpenCC) are
+normalised, so a copy converted between scripts is the same text. A story's text becomes a set
+of shingles (3 consecutive words; for Chinese, 3 consecutive characters), a 128-value MinHash
+signature (datasketch, fixed seed so runs are reproducible), and 42 LSH band hashes of 3 rows
+each. Beside the text, a story keeps its *anchors*: what a copy cannot change, its figures
+(35.046, 715) and the names it capitalises (Ghost, Lap, MIPCOM), with 20 LSH bands of their own.
+All band hashes live in the store's `story_bands` table under a (band, hash) key, so finding
+candidates is a fixed number of index probes whatever the store's size.
+
+A candidate is the same story when its text is similar enough, or its title matches with some
+shared text, or it shares most anchors AND some text (a spun or reworded copy) or most anchors
+in another language (a translation), published within a week. Different outlets' own reports of
+one event share a few figures but not most of their anchors and text: they stay apart and
+corroborate each other in the ledger. Only the newest `window` stories keep band rows.
 
 `new_sentences` is the sentence diff used when a story we already saw comes back changed.
 """
@@ -18,14 +24,19 @@ import hashlib
 import re
 import unicodedata
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import opencc
 from datasketch import MinHash
 
 from monitor.models import Document
-from monitor.store import Store
+from monitor.normalize import url_identity
+from monitor.store import Store, parse_iso
 from monitor.units import source_name
 
 NUM_PERM = 128
@@ -35,9 +46,17 @@ TITLE_BAND = BANDS  # an extra "band": the exact normalized title, for syndicate
 SHINGLE = 3
 SEED = 20260101
 TITLE_MIN_TOKENS = 4
+ANCHOR_BAND0 = 100  # anchor bands are numbered from here, apart from the text bands
+ANCHOR_BANDS = 20
+ANCHOR_ROWS = 3  # a pair sharing 60% of anchors meets in a band with p = 0.99 (55%: 0.97); at 15%, 7%
+MIN_ANCHORS = 6  # fewer shared anchors say nothing about a copy
+ANCHOR_DAYS = 7  # an anchor-only join needs publication dates (when both known) this close
 
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED)
 _PERMUTATIONS = _TEMPLATE.permutations
+_rng = np.random.default_rng(SEED)
+_ANCHOR_A = _rng.integers(1, 2**63, size=ANCHOR_BANDS * ANCHOR_ROWS, dtype=np.uint64) | np.uint64(1)
+_ANCHOR_B = _rng.integers(0, 2**63, size=ANCHOR_BANDS * ANCHOR_ROWS, dtype=np.uint64)
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_]+(?:['’.][^\W_]+)*", re.UNICODE)
@@ -52,14 +71,119 @@ class StoryAssignment:
     duplicate_of: str | None  # the cluster's first document, when this one joined an existing cluster
     cluster_size: int
     is_new: bool
+    alias_of: str | None = None  # the known document this one is another URL spelling of
 
 
 # ------------------------------------------------------------------ text -> signature
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-cased words; every CJK character is its own token (so shingles are char n-grams)."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    return opencc.OpenCC("t2s")
+
+
+def comparable(text: str) -> str:
+    """Text as copies are compared: full-width forms folded (NFKC), Traditional Chinese made Simplified."""
+    text = unicodedata.normalize("NFKC", text)
+    return str(_t2s().convert(text)) if _HAN.search(text) else text
+
+
+def tokens(text: str, *, normalized: bool = False) -> list[str]:
+    """Lower-cased words; every CJK character is its own token (so shingles are char n-grams).
+
+    `normalized`: the text is already `comparable` (so a caller normalises it once).
+    """
+    return _TOKEN.findall((text if normalized else comparable(text)).lower())
+
+
+_L = "0-9A-Za-z\u00c0-\u024f"
+# A number not inside a word (V2, item27), a capitalised word. Each pattern starts with its first
+# character and looks behind it only there, so the scan skips ahead to digits and capitals.
+_NUMBER = re.compile(rf"\d(?<![{_L}.,]\d)\d*(?:[.,]\d+)*")
+_NAME = re.compile(rf"[A-Z\u00c0-\u00de](?<![{_L}][A-Z\u00c0-\u00de])[{_L}'’-]*[{_L}]")
+# Lines that are page furniture, not statements: short ones (menus, "Home | News | Tech") and bylines,
+# datelines, copyright and "related" lines (matched by `_BOILERPLATE`, defined with the sentence diff).
+_FURNITURE = re.compile(r"^[^\n]{0,29}$", re.MULTILINE)
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+# Capitalised words that start sentences in the languages of the feeds: not names.
+_NOT_NAMES = frozenset("""
+    the and but for with this that these those its his her their our they she his who what when where why how
+    after before while since from into over under about also only even just however meanwhile according
+    there here then now new first last next some many most more other such than all each every both
+    les des une dans pour avec sur par mais est son ses aux qui que elle ils cette ces leur
+    los las una del con por para pero sus como más este esta estos entre sobre desde
+    uma dos das com pelo pela mas seu sua seus como mais este esta isso entre sobre desde foi são
+    der die das den dem des ein eine und mit von für auf aus bei nach wie auch ist sind wird hat
+    gli una con per nel della dei che anche questo questa sono
+    """.split())
+
+
+def _figure(raw: str) -> str | None:
+    """A number as a copy in another language writes it: 1,045,925 and 40,7 and 40.70 alike."""
+    num = raw.replace(",", "") if _THOUSANDS.fullmatch(raw) else raw.replace(",", ".")
+    if "." in num:
+        num = num.rstrip("0").rstrip(".")
+    if len(num.replace(".", "").lstrip("0")) < 2 or _YEAR.fullmatch(num):
+        return None  # one digit or a year: every story has those
+    return num
+
+
+def anchors(text: str, common: Iterable[str] = (), *, normalized: bool = False) -> frozenset[str]:
+    """What a copy cannot change: its figures and the names it capitalises (lower-cased).
+
+    `common` are words every watched story has (the watchlist's names): they identify nothing.
+    """
+    text = text if normalized else comparable(text)
+    skip = {c.lower() for c in common}
+    out: set[str] = set()
+    for number in _NUMBER.findall(text):
+        f = _figure(number)
+        if f:
+            out.add(f)
+    # Names only from statements: a menu ("Home | News | Tech"), a byline or a copyright line
+    # names the site, and every page of the site has it.
+    text = _FURNITURE_LINE.sub("", text)
+    for name in _NAME.findall(_FURNITURE.sub("", text)):
+        if len(name) > 2:
+            w = name.lower()
+            if w not in _NOT_NAMES and w not in skip:
+                out.add(w)
+    return frozenset(out)
+
+
+def anchor_bands(found: frozenset[str]) -> list[tuple[int, int]]:
+    """LSH bands of an anchor set's MinHash; none for a set too small to identify a story.
+
+    Anchor sets are small (tens of items), so their MinHash is one numpy min over a
+    multiply-shift hash table of (anchors x permutations) rather than a datasketch object.
+    """
+    if len(found) < MIN_ANCHORS:
+        return []
+    hv = np.fromiter(map(zlib.crc32, map(str.encode, found)), dtype=np.uint64, count=len(found))
+    sig = ((hv[:, None] * _ANCHOR_A + _ANCHOR_B) >> np.uint64(32)).min(axis=0).astype("<u4")
+    raw = sig.tobytes()
+    width = ANCHOR_ROWS * 4
+    return [(ANCHOR_BAND0 + i, int.from_bytes(hashlib.blake2b(raw[i * width:(i + 1) * width],
+                                                                digest_size=8).digest(), "little", signed=True))
+            for i in range(ANCHOR_BANDS)]
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def language(doc: Document) -> str | None:
+    """The document's primary language subtag; "zh" for text that is mostly Chinese; else unknown."""
+    if doc.lang:
+        return doc.lang.split("-")[0].split("_")[0].lower()
+    if not _HAN.search(doc.text, 0, 2000):
+        return None
+    han = len(_HAN.findall(doc.text[:2000]))
+    return "zh" if han > 0.3 * max(1, len(doc.text[:2000].split()) + han) else None
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[bytes]:
@@ -73,16 +197,16 @@ def shingles(text: str, k: int = SHINGLE) -> set[bytes]:
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
 
 
-def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
+def shingle_hashes(text: str, k: int = SHINGLE, *, normalized: bool = False) -> np.ndarray:
     """32-bit hashes of the text's distinct k-token shingles, computed in numpy.
 
     Each token is hashed once (crc32) and shingles combine their tokens' hashes by a
     multiply-add mix, which is ~5x cheaper than hashing every shingle string.
     """
-    toks = tokens(text)
+    toks = tokens(text, normalized=normalized)
     if not toks:
         return np.zeros(0, dtype=np.uint32)
-    th = np.fromiter((zlib.crc32(t.encode()) for t in toks), dtype=np.uint64, count=len(toks))
+    th = np.fromiter(map(zlib.crc32, map(str.encode, toks)), dtype=np.uint64, count=len(toks))
     if len(toks) < k:
         k = len(toks)
     n = len(toks) - k + 1
@@ -104,9 +228,9 @@ def _minhash(hv: np.ndarray) -> MinHash:
     return m
 
 
-def signature(text: str) -> np.ndarray:
+def signature(text: str, *, normalized: bool = False) -> np.ndarray:
     """The MinHash signature (uint32[NUM_PERM]) of a text's shingle set."""
-    return np.asarray(_minhash(shingle_hashes(text)).hashvalues, dtype=np.uint32)
+    return np.asarray(_minhash(shingle_hashes(text, normalized=normalized)).hashvalues, dtype=np.uint32)
 
 
 def signatures(texts: list[str]) -> list[np.ndarray]:
@@ -161,42 +285,101 @@ def outlet_of(doc: Document) -> str:
 # ------------------------------------------------------------------ assignment
 
 
-def same_story(est: float, title_sim: float, same_title: bool, threshold: float) -> bool:
-    """The decision for one candidate: body similarity, or a matching title with some shared body."""
-    if est >= threshold:
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What one candidate shares with the document: the inputs of `same_story`."""
+
+    text: float  # estimated Jaccard similarity of the shingle sets
+    title: float  # Jaccard similarity of the title words
+    same_title: bool
+    anchors: float = 0.0  # Jaccard similarity of the anchor sets
+    shared_anchors: int = 0
+    other_language: bool = False
+    close_in_time: bool = True  # publication dates within ANCHOR_DAYS, or one unknown
+
+
+def same_story(ev: Evidence, threshold: float) -> bool:
+    """The decision for one candidate.
+
+    Similar text is a copy. A matching title with some shared text is a copy under another
+    header. Most anchors shared is a copy reworded (with some text still shared) or translated
+    (another language): own-words reports of one event share some figures, not most anchors.
+    """
+    if ev.text >= threshold:
         return True
-    if title_sim >= 0.6 and est >= threshold * 0.5:
+    if ev.title >= 0.6 and ev.text >= threshold * 0.5:
         return True
-    return same_title and est >= 0.1
+    if ev.same_title and ev.text >= 0.1:
+        return True
+    if ev.shared_anchors < MIN_ANCHORS or not ev.close_in_time:
+        return False
+    if ev.other_language:
+        return ev.anchors >= 0.6  # a translation keeps nearly all figures and names
+    if ev.anchors >= 0.5 and ev.text >= 0.1:
+        return True
+    return ev.anchors >= 0.4 and ev.text >= threshold * 0.5
+
+
+def _close(a: datetime | None, b: datetime | None) -> bool:
+    if a is None or b is None:
+        return True
+    if a.tzinfo is None:
+        a = a.replace(tzinfo=UTC)
+    if b.tzinfo is None:
+        b = b.replace(tzinfo=UTC)
+    return abs(a - b) <= timedelta(days=ANCHOR_DAYS)
+
+
+def _evidence(doc: Document, sig: np.ndarray, found: frozenset[str], lang: str | None,
+              cand: dict[str, Any], threshold: float) -> Evidence:
+    """The evidence for one candidate, cheapest first: titles are compared only when the texts
+    share enough for a title to decide (so a crowd of weak candidates costs little)."""
+    text = estimated_jaccard(sig, np.frombuffer(cand["signature"], dtype="<u4"))
+    theirs = frozenset((cand["anchors"] or "").split())
+    title, same_title = 0.0, False
+    if text >= min(0.1, threshold * 0.5) and doc.title and cand["title"]:
+        title = title_similarity(doc.title, cand["title"])
+        norm = normalized_title(doc.title)
+        same_title = len(norm.split()) >= TITLE_MIN_TOKENS and norm == normalized_title(cand["title"])
+    return Evidence(
+        text=text, title=title, same_title=same_title, anchors=jaccard(found, theirs),
+        shared_anchors=len(found & theirs),
+        other_language=lang is not None and cand["lang"] is not None and lang != cand["lang"],
+        close_in_time=_close(doc.published, parse_iso(cand["published"])))
 
 
 def assign_story(store: Store, doc: Document, *, threshold: float, entry_id: int | None = None,
-                 window: int | None = None, now: datetime | None = None) -> StoryAssignment:
+                 window: int | None = None, now: datetime | None = None,
+                 common: Iterable[str] = (), relevant: bool = True) -> StoryAssignment:
     """Put a document into a story cluster (an existing one if it is the same story).
 
-    Idempotent per doc key (URL, else source). Call inside `store.atomic()` with the rest of the
-    document's processing. `window` bounds how many recent stories keep band rows.
+    Idempotent per doc key (URL, else source); another spelling of a known URL (`http://www.`
+    for `https://`) is that story. Call inside `store.atomic()` with the rest of the document's
+    processing. `window` bounds how many recent stories keep band rows; `common` are names too
+    frequent to be anchors (the watchlist's); an irrelevant story (`relevant=False`) is clustered
+    only so that its copies are known, and is left out of the digest's clusters.
     """
     key = doc_key(doc)
-    known = store.story_by_doc(key)
+    ident = url_identity(key)
+    known = store.story_by_doc(key, url_key=ident)
     if known is not None:
         first = store.cluster_first_doc(int(known["cluster_id"]))
         return StoryAssignment(int(known["id"]), int(known["cluster_id"]), first if first != key else None,
-                               int(known["cluster_size"]), False)
-    sig = signature(doc.full_text)
-    bands = band_hashes(sig)
+                               int(known["cluster_size"]), False,
+                               alias_of=known["doc"] if known["doc"] != key else None)
+    text = comparable(doc.full_text)
+    sig = signature(text, normalized=True)
+    found = anchors(text, common, normalized=True)
+    lang = language(doc)
     tb = title_band(doc.title)
-    probe = bands + ([tb] if tb else [])
+    probe = band_hashes(sig) + ([tb] if tb else []) + anchor_bands(found)
     best: tuple[float, int] | None = None
     for cand in store.story_candidates(probe):
         if cand["signature"] is None:
             continue
-        other = np.frombuffer(cand["signature"], dtype="<u4")
-        est = estimated_jaccard(sig, other)
-        tsim = title_similarity(doc.title, cand["title"])
-        same_title = tb is not None and normalized_title(doc.title) == normalized_title(cand["title"] or "")
-        if same_story(est, tsim, same_title, threshold):
-            score = max(est, tsim * 0.9)
+        ev = _evidence(doc, sig, found, lang, cand, threshold)
+        if same_story(ev, threshold):
+            score = max(ev.text, ev.title * 0.9, ev.anchors * 0.8)
             if best is None or score > best[0]:
                 best = (score, int(cand["cluster_id"]))
     now = now or datetime.now(UTC)
@@ -206,7 +389,9 @@ def assign_story(store: Store, doc: Document, *, threshold: float, entry_id: int
         cluster_id = best[1]
     story_id = store.insert_story(doc=key, entry_id=entry_id, cluster_id=cluster_id, title=doc.title or None,
                                   outlet=outlet_of(doc), published=doc.published,
-                                  signature=sig.astype("<u4").tobytes(), bands=probe, created=now)
+                                  signature=sig.astype("<u4").tobytes(), bands=probe, created=now,
+                                  url_key=ident,
+                                  anchors=" ".join(sorted(found)) or None, lang=lang, relevant=relevant)
     if window is not None:
         store.prune_story_bands(keep=window)
     cluster = store.cluster(cluster_id)
@@ -248,3 +433,35 @@ def new_sentences(old_text: str, new_text: str) -> list[str]:
         if s not in old and s not in out:
             out.append(s)
     return out
+
+
+_BOILERPLATE = re.compile(
+    r"^(?:by|von|por|par|door)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}\s*(?:$|[,|·•–—(]|and\s)(?!.*\d[\d.,]*\s*(?:%|"
+    r"percent|billion|million|bn|mn|亿|万))"
+    r"|^(?:updated|published|posted|last\s+updated|modified|read\s+more|related|see\s+also|more\s+from|share"
+    r"|follow\s+us|subscribe|sign\s+up|advertisement|copyright|all\s+rights\s+reserved|©|photo|image|source)\b"
+    r"|^(?:作者|记者|編輯|编辑|责任编辑|責任編輯|来源|來源|发布时间|發佈時間|更新时间|更新時間|相关阅读|相關閱讀|相关新闻|"
+    r"相關新聞|延伸阅读|延伸閱讀|分享|点击|點擊|图片|圖片)",
+    re.IGNORECASE)
+# The same furniture as whole lines of a text (for `anchors`).
+_FURNITURE_LINE = re.compile(r"^[ \t]*(?:" + _BOILERPLATE.pattern.replace("|^", "|").removeprefix("^") + r")[^\n]*$",
+                             re.IGNORECASE | re.MULTILINE)
+_DATE_WORDS = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b"
+    r"|\b(?:am|pm|gmt|utc|bst|est|edt|pst|cst|hkt)\b|[年月日时時分秒]|\d+", re.IGNORECASE)
+
+
+def is_boilerplate(sentence: str) -> bool:
+    """Bylines, datelines, "related"/"share"/"subscribe" lines and captions: page furniture, not news."""
+    s = sentence.strip()
+    if _BOILERPLATE.match(s):
+        return True
+    rest = _DATE_WORDS.sub(" ", s)
+    words = [w for w in _TOKEN.findall(rest) if not _HAN.fullmatch(w)]
+    han = len(_HAN.findall(rest))
+    return len(words) + han / 2 < 3  # a date, a time or a word or two: no statement
+
+
+def news_sentences(old_text: str, new_text: str) -> list[str]:
+    """The new sentences of `new_text` that could be news (`new_sentences` without boilerplate)."""
+    return [s for s in new_sentences(old_text, new_text) if not is_boilerplate(s)]

@@ -326,21 +326,87 @@ class ProcessSummary:
     pages_fetched: int = 0
 
 
+async def fetch_page(store: Store, fetcher: Fetcher, url: str, *, refresh: bool = False,
+                     now: datetime | None = None) -> str | None:
+    """An article's main text: from the page cache, or fetched (conditionally, with the cached
+    page's ETag and Last-Modified, when `refresh` asks for a re-check). A failed re-check keeps
+    the text we had."""
+    from monitor.fulltext import extract_main_text
+
+    now = now or utcnow()
+    cached = store.cached_page(url)
+    if cached is not None and not refresh:
+        return cached["text"] if cached["status"] == "ok" else None
+    had = cached["text"] if cached is not None and cached["status"] == "ok" else None
+    etag, modified = (cached["etag"], cached["last_modified"]) if cached is not None and had else (None, None)
+    result = await fetcher.fetch(url, accept=PAGE_ACCEPT, etag=etag, last_modified=modified)
+    if result.status == "not_modified" and had is not None:
+        store.touch_page(url, at=now)
+        return str(had)
+    text = extract_main_text(result.body, result.final_url) if result.status == "ok" else ""
+    if not text and had is not None:
+        store.touch_page(url, at=now)
+        return str(had)
+    store.cache_page(url, status="ok" if text else "error", text=text or None,
+                     error=result.error or (None if text else "fulltext: no main text"), at=now,
+                     etag=result.etag, last_modified=result.last_modified)
+    return text or None
+
+
+def next_recheck(first_seen: datetime, now: datetime, cfg: Config) -> datetime | None:
+    """The next point of the decaying re-check schedule after `now`, or None once it is over."""
+    for delay in sorted(cfg.fetch.recheck_after):
+        at = first_seen + timedelta(seconds=delay)
+        if at > now and delay <= cfg.fetch.recheck_window:
+            return at
+    return None
+
+
+async def recheck_pages(store: Store, cfg: Config, fetcher: Fetcher, *, now: datetime | None = None) -> int:
+    """Re-check the pages of relevant stories that are due; return how many changed.
+
+    A page whose article text gained sentences that could be news (not bylines, dates or related
+    links) becomes the entry's new version, which the understanding stages then diff against the
+    old text. The entry's next re-check follows the decaying schedule.
+    """
+    from monitor.dedupe import news_sentences  # numpy, datasketch, OpenCC: not needed to poll
+
+    now = now or utcnow()
+    rows = store.due_rechecks(now)
+    if not rows:
+        return 0
+    olds = {r["id"]: r["full_text"] or (store.cached_page(r["url"]) or {}).get("text") for r in rows}
+    texts = await asyncio.gather(*(fetch_page(store, fetcher, r["url"], refresh=True, now=now)
+                                   for r in rows if _fetchable(r["url"])))
+    changed = 0
+    fetched = iter(texts)
+    with store.atomic():
+        for row in rows:
+            text = next(fetched) if _fetchable(row["url"]) else None
+            old = olds[row["id"]]
+            if text and old and news_sentences(old, text):
+                store.replace_entry_text(row["id"], text, now=now)
+                changed += 1
+            first = parse_iso(row["first_seen"]) or now
+            store.schedule_recheck(row["id"], next_recheck(first, now, cfg))
+    log.info("re-checked %d story pages, %d changed", len(rows), changed)
+    return changed
+
+
 async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None = None,
-                          limit: int = 2000,
+                          limit: int = 2000, now: datetime | None = None,
                           progress: Callable[[str, int, int], None] | None = None) -> ProcessSummary:
-    """Run the understanding pipeline on entries not yet processed; fetch full text for matches.
+    """Re-check due story pages, then run the understanding pipeline on entries not yet processed
+    (fetching full text for matches).
 
     `progress(stage, done, total)` is told of each article page ("pages") and entry ("entries").
     """
-    from monitor.fulltext import extract_main_text
     from monitor.match import match_text
     from monitor.notify import enqueue
     from monitor.pipeline import process_document
 
     watch = cfg.watch.watchlist()
-    rows = store.unprocessed_entries(limit)
-    if not rows:
+    if not store.unprocessed_entries(1) and not store.due_rechecks(now or utcnow(), 1):
         return ProcessSummary()
     feeds = {f.name: f for f in cfg.feeds}
     first_ok: dict[str, str | None] = {}
@@ -348,20 +414,13 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     pages: dict[str, asyncio.Task[str | None]] = {}
     n_relevant = n_events = 0
-
-    async def page_text(url: str) -> str | None:
-        cached = store.cached_page(url)
-        if cached is not None:
-            return cached["text"] if cached["status"] == "ok" else None
-        result = await fetcher.fetch(url, accept=PAGE_ACCEPT)
-        text = extract_main_text(result.body, result.final_url) if result.status == "ok" else ""
-        store.cache_page(url, status="ok" if text else "error", text=text or None,
-                         error=result.error or (None if text else "fulltext: no main text"), at=utcnow())
-        return text or None
+    rows: list[dict[str, Any]] = []
 
     try:
         if own:
             await fetcher.__aenter__()
+        await recheck_pages(store, cfg, fetcher, now=now)
+        rows = store.unprocessed_entries(limit)
         # Decide what needs a page first, then fetch all those pages concurrently, once per URL.
         plans: list[tuple[dict[str, Any], bool]] = []
         for row in rows:
@@ -373,7 +432,10 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                 and ((feed is not None and feed.full_text)
                      or (relevant and cfg.fetch.full_text_for_matches and len(row["summary"]) < TEASER_CHARS)))
             if wants_page and row["url"] not in pages:
-                pages[row["url"]] = asyncio.ensure_future(page_text(row["url"]))
+                # an entry that changed after its page was fetched has its page re-checked
+                cached = store.cached_page(row["url"])
+                stale = cached is not None and cached["fetched_at"] <= row["last_changed"]
+                pages[row["url"]] = asyncio.ensure_future(fetch_page(store, fetcher, row["url"], refresh=stale))
             plans.append((row, wants_page))
         if pages:
             if progress:
@@ -408,6 +470,9 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                                          entities=list(result.extraction.entities) if result.extraction else [],
                                          facts=result.extraction.to_json() if result.extraction else None,
                                          full_text=full)
+                    if result.relevant and row["recheck_at"] is None and _fetchable(row["url"]):
+                        first = parse_iso(row["first_seen"]) or utcnow()
+                        store.schedule_recheck(row["id"], next_recheck(first, now or utcnow(), cfg))
             except sqlite3.OperationalError:
                 raise  # the store is busy or unwritable: not this entry's fault; the next tick retries
             except Exception as exc:  # noqa: BLE001 - one poison entry must not block the ones after it

@@ -495,6 +495,7 @@ class _Ctx:
     silent: bool = False  # background: record and judge, announce nothing
     copy: bool = False  # a copy of a story already seen: never re-announce what it raised
     events: list[Event] = field(default_factory=list)
+    story_thread: str | None = None  # set for a story's update: every event is posted in the story's thread
 
 
 def _norm_name(name: str) -> str:
@@ -611,11 +612,12 @@ def _plausible(c: Claim) -> bool:
 
 def record_extraction(store: Store, ex: Extraction, doc: Document, *, assignment: StoryAssignment | None,
                       cfg: Config, feed: str | None = None, now: datetime | None = None,
-                      background: bool = False) -> list[Event]:
+                      background: bool = False, story_thread: str | None = None) -> list[Event]:
     """Write the document's claims and the events they cause; return only events newly inserted.
 
     `background`: the document is old news (or a new feed's backlog): judged and recorded, never
     announced. Runs in the caller's transaction (wrap in `store.atomic()` together with the outbox).
+    `story_thread`: an update of a story already announced posts in that story's thread.
     """
     if not ex.relevant:
         return []
@@ -625,7 +627,7 @@ def record_extraction(store: Store, ex: Extraction, doc: Document, *, assignment
     ctx = _Ctx(doc=doc, key=doc_key(doc), url=url, outlet=outlet,
                tier=source_tier(cfg, url, outlet=doc.outlet, feed=feed), published=iso(doc.published),
                cluster_id=cluster_id, cluster_size=assignment.cluster_size if assignment else 1,
-               now=now or datetime.now(UTC), silent=background,
+               now=now or datetime.now(UTC), silent=background, story_thread=story_thread,
                copy=bool(assignment and assignment.duplicate_of))
     claims = _claims_from_facts(ex, ctx)
     round_subject = _round_subject(ex, claims)
@@ -662,7 +664,7 @@ def _emit(store: Store, ctx: _Ctx, *, type: str, subject: str, kind: str | None,
                previous=previous, against=tuple(against), detail=detail or {},
                evidence=tuple(q for q in evidence if q), sources=tuple(dict.fromkeys([own, *sources]))[:3],
                claim_id=claim_id, doc=ctx.key, title=ctx.doc.title or None, cluster=ctx.cluster_id,
-               cluster_size=ctx.cluster_size, thread_key=thread)
+               cluster_size=ctx.cluster_size, thread_key=thread, story_thread=ctx.story_thread)
     if store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=ev.kind, severity=ev.severity,
                           payload=ev.to_dict(), doc=ev.doc, created=ctx.now):
         ctx.events.append(ev)
@@ -695,9 +697,19 @@ def _resolve(claims: list[Claim], ctx: _Ctx, store: Store) -> list[Claim]:
     return out
 
 
+def _as_earlier_version(p: Claim, doc: str, before: int) -> Claim:
+    """A claim an earlier version of this same document made is evidence like another document's: an
+    updated article that enlarges its round revises what it said before. Claims of this judgement
+    (written after `before`) keep their document and so are never compared with each other."""
+    if p.doc == doc and p.id is not None and p.id <= before:
+        return replace(p, doc=f"{doc}#earlier")
+    return p
+
+
 def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -> set[str]:
     """Decide each claim identity of this document; return the stages announced with a figure."""
     claims = _resolve(claims, ctx, store)
+    before = store.max_claim_id()  # this document's claims up to here come from its earlier versions
     rejected = store.rejected_claim_keys([c.key for c in claims])
     round_subjects = {c.subject for c in claims if c.kind == "round_size" and not c.speculative}
     groups: dict[tuple[str, str, str, str], list[Claim]] = {}
@@ -718,7 +730,8 @@ def _record_figures(store: Store, claims: list[Claim], ctx: _Ctx, cfg: Config) -
         doc_bases = frozenset(k[2] for k in groups if k[:2] == (subject, kind))
         if all(store.has_claim(c.key) for c in group):
             continue  # this document was judged before: never decide (or announce) twice
-        everything = [Claim.from_row(r) for r in store.figure_claims(subject, kind)]
+        everything = [_as_earlier_version(Claim.from_row(r), ctx.key, before)
+                      for r in store.figure_claims(subject, kind)]
         # Judge by a claim the ledger can compare: "$2.8B" says nothing against a round known only
         # in yuan, while the same document's "19 billion yuan ($2.8 billion)" does.
         prior_any = compatible(group[0], everything, doc_bases)
@@ -979,15 +992,16 @@ def history(store: Store, subject: str | None = None, kind: str | None = None) -
 
 def record_story_update(store: Store, doc: Document, fresh: Sequence[str], *,
                         assignment: StoryAssignment | None, now: datetime | None = None,
-                        background: bool = False) -> list[Event]:
-    """A changed story whose new sentences changed no figure: one low-priority event saying what changed."""
+                        background: bool = False, story_thread: str | None = None) -> list[Event]:
+    """A changed story whose new sentences (with content) changed no figure: one low-priority event
+    saying what changed, in the story's thread when it has one."""
     if not fresh:
         return []
     outlet = outlet_of(doc)
     cluster_id = assignment.cluster_id if assignment else None
     ctx = _Ctx(doc=doc, key=doc_key(doc), url=doc.url, outlet=outlet, tier="other", published=iso(doc.published),
                cluster_id=cluster_id, cluster_size=assignment.cluster_size if assignment else 1,
-               now=now or datetime.now(UTC), silent=background)
+               now=now or datetime.now(UTC), silent=background, story_thread=story_thread)
     _emit(store, ctx, type="story_update", subject="Kling", kind=None, ident=_sha(*fresh), rule="new_sentences",
           fact={"kind": "story_update", "new_sentences": list(fresh)},
           detail={"title": doc.title or outlet, "outlet": outlet}, thread=None)

@@ -263,6 +263,7 @@ class Event:
     cluster: int | None = None
     cluster_size: int = 1
     thread_key: str | None = None  # events sharing this go into one Slack thread
+    story_thread: str | None = None  # an update of an announced story: posted in that story's thread instead
 
     def to_dict(self) -> dict[str, Any]:
         """The event as JSON-ready data (shallow: it is serialised at once, never mutated)."""

@@ -449,3 +449,21 @@ def _outlet_url(entry: Any) -> str | None:
     if isinstance(href, str) and href.startswith(("http://", "https://")) and len(href) <= 2048:
         return href.strip()
     return None
+
+
+def url_identity(url: str) -> str:
+    """The key under which two spellings of one article's URL are one: `http://www.x/a` is `https://x/a`.
+
+    Applied to a canonical URL; the canonical URL itself stays what is fetched and linked (a site
+    may serve only http), this key only decides identity. Non-HTTP strings are returned as they are.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return url
+    host = parts.hostname.lower()
+    host = host[4:] if host.startswith("www.") else host
+    port = f":{parts.port}" if parts.port not in (None, 80, 443) else ""
+    return urlunsplit(("https", host + port, parts.path or "/", parts.query, ""))

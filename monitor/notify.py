@@ -191,7 +191,7 @@ def enqueue(store: Store, events: Iterable[Event], cfg: Config, *, now: datetime
             for transport, target, only in dests:
                 added += store.outbox_add(
                     idempotency_key=f"{ev.key}:{transport}:{target}", event_key=ev.key, transport=transport,
-                    target=target, thread_key=ev.thread_key, now=now, thread_only=only)
+                    target=target, thread_key=ev.story_thread or ev.thread_key, now=now, thread_only=only)
     return added
 
 

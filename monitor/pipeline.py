@@ -13,6 +13,7 @@ its output has no timestamps or random ids, so two runs print the same thing.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import Config
-from monitor.dedupe import assign_story, new_sentences
+from monitor.dedupe import assign_story, doc_key, news_sentences
 from monitor.extract import extract
 from monitor.ledger import record_extraction, record_story_update
+from monitor.match import Watchlist
 from monitor.models import Document, Event, Extraction
 from monitor.render import message
 from monitor.store import Store
@@ -67,6 +69,22 @@ def only_new(ex: Extraction, doc: Document, fresh: Sequence[str]) -> Extraction:
     )
 
 
+def _names(watch: Watchlist) -> tuple[str, ...]:
+    return tuple(a for e in watch.entities for a in (e.name, *e.aliases))
+
+
+def mentions_watch(text: str, watch: Watchlist) -> bool:
+    """Does the text name a watched entity at all (even where the matcher rejects it)? Copies of such
+    a story are recognised whether it is relevant or not."""
+    low = text.lower()
+    return any(a.lower() in low for a in _names(watch))
+
+
+def has_content(ex: Extraction) -> bool:
+    """A figure, a name, a product move or a status: what makes new sentences news."""
+    return bool(ex.facts or ex.investors or ex.cloud_partners or ex.product_moves or ex.statuses)
+
+
 def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int | None = None,
                      previous_text: str | None = None,
                      on_events: Callable[[list[Event]], None] | None = None,
@@ -74,26 +92,42 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
     """Understand one document and record what is new about it, in one transaction.
 
     `background`: old news (older than fetch.max_entry_age, or a new feed's backlog): understood
-    and recorded in the ledger, never announced.
+    and recorded in the ledger, never announced. An irrelevant document that names a watched
+    entity is still clustered (so its copies are known) but records nothing. Another URL spelling
+    of a known document records nothing. A changed story records only what its new sentences say,
+    and its events go to the story's thread; new sentences without content (bylines, dates,
+    related links) are no update.
     """
-    ex = extract(doc, cfg.watch.watchlist())
-    if not ex.relevant:
-        return DocResult(doc, False, None, None, [], ex)
+    watch = cfg.watch.watchlist()
+    ex = extract(doc, watch)
     now = now or datetime.now(UTC)
+    if not ex.relevant:
+        if not mentions_watch(doc.full_text, watch):
+            return DocResult(doc, False, None, None, [], ex)
+        with store.atomic():
+            a = assign_story(store, doc, threshold=cfg.ledger.cluster_threshold, entry_id=entry_id,
+                             window=cfg.ledger.window, now=now, common=_names(watch), relevant=False)
+        return DocResult(doc, False, a.cluster_id, a.duplicate_of, [], ex)
     with store.atomic():
         assignment = assign_story(store, doc, threshold=cfg.ledger.cluster_threshold, entry_id=entry_id,
-                                  window=cfg.ledger.window, now=now)
+                                  window=cfg.ledger.window, now=now, common=_names(watch))
+        if assignment.alias_of is not None:
+            return DocResult(doc, True, assignment.cluster_id, assignment.duplicate_of, [], ex)
         seen_before = not assignment.is_new  # the story was clustered before: this is an update
-        fresh = new_sentences(previous_text, doc.full_text) if previous_text is not None and seen_before else None
+        fresh = news_sentences(previous_text, doc.full_text) if previous_text is not None and seen_before else None
         used = only_new(ex, doc, fresh) if fresh is not None else ex
+        if fresh is not None and not has_content(used):
+            fresh = []  # nothing in the new sentences is news
         feed = None
         if entry_id is not None:
             row = store.entry(entry_id)
             feed = row["feed"] if row else None
+        thread = story_thread(store, doc) if fresh else None
         events = record_extraction(store, used, doc, assignment=assignment, cfg=cfg, feed=feed, now=now,
-                                   background=background)
+                                   background=background, story_thread=thread) if fresh is None or fresh else []
         if fresh and not events:
-            events = record_story_update(store, doc, fresh, assignment=assignment, now=now, background=background)
+            events = record_story_update(store, doc, fresh, assignment=assignment, now=now, background=background,
+                                         story_thread=thread)
         if on_events is not None and events:
             on_events(events)
     return DocResult(doc, True, assignment.cluster_id, assignment.duplicate_of, events, used)
@@ -108,6 +142,15 @@ def _copy_reviews(cfg: Config, into: Store) -> None:
         reviews = stored.reviews()
     for r in reviews:
         into.set_review(r["claim_key"], r["verdict"], why=r["why"], now=datetime.now(UTC))
+
+
+def story_thread(store: Store, doc: Document) -> str | None:
+    """The Slack thread of a story: that of the first event it caused with a thread."""
+    for row in store.events_for_doc(doc_key(doc)):
+        key = json.loads(row["payload"]).get("thread_key")
+        if key:
+            return str(key)
+    return None
 
 
 def replay(paths: Sequence[str], cfg: Config) -> Iterator[dict[str, Any]]:

@@ -27,8 +27,9 @@ from sqlite_utils import Database, Migrations
 
 from monitor.errors import StoreError, StoreUnavailableError, StoreVersionError
 from monitor.models import Entry, FetchResult
+from monitor.normalize import url_identity
 
-SCHEMA_VERSION = 4  # the number of migrations below; recorded in PRAGMA user_version
+SCHEMA_VERSION = 5  # the number of migrations below; recorded in PRAGMA user_version
 
 migrations = Migrations("kling-monitor")
 
@@ -363,6 +364,50 @@ def _m0004(db: Database) -> None:
             db.execute(statement)
 
 
+@migrations(name="0005_i12_story_identity")
+def _m0005(db: Database) -> None:
+    # One entry per article whichever feeds carry it: each feed's teaser lives in entry_feeds.
+    # Pages keep their validators for conditional re-checks; relevant entries keep a re-check time.
+    # Stories keep their URL identity, anchors (figures, names) and language for copy detection.
+    # One statement at a time (not executescript, which commits): the migration stays one transaction.
+    for statement in """
+        ALTER TABLE entries ADD COLUMN url_key TEXT;
+        ALTER TABLE entries ADD COLUMN recheck_at TEXT;      -- next page re-check (relevant entries)
+        ALTER TABLE entries ADD COLUMN rechecks INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE entry_feeds (
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            feed TEXT NOT NULL,
+            guid TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            updated TEXT,
+            first_seen TEXT NOT NULL,
+            last_changed TEXT NOT NULL,
+            PRIMARY KEY (entry_id, feed)
+        );
+        CREATE INDEX entry_feeds_guid ON entry_feeds (feed, guid);
+        ALTER TABLE pages ADD COLUMN etag TEXT;
+        ALTER TABLE pages ADD COLUMN last_modified TEXT;
+        ALTER TABLE stories ADD COLUMN url_key TEXT;
+        ALTER TABLE stories ADD COLUMN anchors TEXT;         -- space-separated figures and names
+        ALTER TABLE stories ADD COLUMN lang TEXT;
+        ALTER TABLE stories ADD COLUMN relevant INTEGER NOT NULL DEFAULT 1;  -- 0: clustered only to know its copies
+        INSERT INTO entry_feeds (entry_id, feed, guid, title, summary, content_hash, updated, first_seen,
+                                 last_changed)
+            SELECT id, feed, guid, title, summary, content_hash, updated, first_seen, last_changed FROM entries
+        """.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    for table in ("entries", "stories"):
+        col = "url" if table == "entries" else "doc"
+        rows = db.execute(f"SELECT id, {col} FROM {table}").fetchall()
+        db.conn.executemany(f"UPDATE {table} SET url_key = ? WHERE id = ?", [(url_identity(u), i) for i, u in rows])
+    db.execute("CREATE INDEX entries_url_key ON entries (url_key)")
+    db.execute("CREATE INDEX entries_recheck ON entries (recheck_at) WHERE recheck_at IS NOT NULL")
+    db.execute("CREATE INDEX stories_url_key ON stories (url_key)")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredEntry:
     """An entry as the store returns it after an upsert: what the next stages need."""
@@ -636,56 +681,82 @@ class Store:
     def store_entries(self, entries: Iterable[Entry], *, now: datetime) -> list[StoredEntry]:
         """Insert new entries, update changed ones (keeping the old version); return only those.
 
-        Exact duplicates, by canonical URL or by (feed, GUID), are stored once. Call inside
-        `atomic()` together with `record_fetch` so a poll is one transaction.
+        One entry per article, whichever feeds carry it: by URL identity (`http://www.` and
+        `https://` alike) or by a feed's GUID. Each feed's teaser is kept with that feed in
+        `entry_feeds`; another feed's teaser is never a new version. The entry's version moves
+        only when the feed that brought it changes the entry's content. When any feed changes its
+        teaser or `updated`, a relevant entry's page is due for a re-check (`recheck_at`). Call
+        inside `atomic()` together with `record_fetch` so a poll is one transaction.
         """
-        batch: list[Entry] = []
+        batch: list[tuple[Entry, str]] = []
         seen: set[str] = set()
         for e in entries:
-            if e.url not in seen:
-                seen.add(e.url)
-                batch.append(e)
+            key = url_identity(e.url)
+            if key not in seen:
+                seen.add(key)
+                batch.append((e, key))
         if not batch:
             return []
         conn = self.db.conn
-        # Existing rows, looked up for the whole batch at once (two queries instead of two per entry).
-        by_url = {r[0]: r[1:] for r in _select_in(conn, f"SELECT url, {_ENTRY_COLS} FROM entries WHERE", "url",
-                                                  [e.url for e in batch])}
+        # Existing rows, looked up for the whole batch at once (a few queries instead of a few per entry).
+        by_key = {r[0]: r[1:] for r in _select_in(conn, f"SELECT url_key, {_ENTRY_COLS} FROM entries WHERE",
+                                                  "url_key", [k for _, k in batch])}
         by_guid: dict[tuple[str, str], tuple[Any, ...]] = {}
         wanted: dict[str, list[str]] = {}
-        for e in batch:
-            if e.guid and e.url not in by_url:
+        for e, key in batch:
+            if e.guid and key not in by_key:
                 wanted.setdefault(e.feed, []).append(e.guid)
         for feed, guids in wanted.items():
-            sql = f"SELECT guid, {_ENTRY_COLS} FROM entries WHERE feed = ? AND"
+            sql = (f"SELECT f.guid, {_ENTRY_COLS_E} FROM entry_feeds f JOIN entries e ON e.id = f.entry_id"
+                   " WHERE f.feed = ? AND f.")
             for r in _select_in(conn, sql, "guid", guids, feed):
                 by_guid[(feed, r[0])] = r[1:]
+        ids = sorted({int(r[0]) for r in [*by_key.values(), *by_guid.values()]})
+        teasers: dict[tuple[int, str], tuple[str, str | None]] = {
+            (int(r[0]), r[1]): (r[2], r[3])
+            for r in _select_in(conn, "SELECT entry_id, feed, content_hash, updated FROM entry_feeds WHERE",
+                                "entry_id", [str(i) for i in ids])}
         out: list[StoredEntry] = []
         now_s = iso(now)
-        for e in batch:
+        for e, key in batch:
             content_hash = _content_hash(e.title, e.summary)
-            row = by_url.get(e.url)
+            updated = iso(e.updated)
+            row = by_key.get(key)
             if row is None and e.guid:
                 row = by_guid.get((e.feed, e.guid))
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO entries (url, feed, guid, title, summary, content_hash, published,"
-                    " published_from_fetch, updated, author, language, link, outlet_url, first_seen, last_changed)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " published_from_fetch, updated, author, language, link, outlet_url, first_seen, last_changed,"
+                    " url_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
                     [e.url, e.feed, e.guid, e.title, e.summary, content_hash, iso(e.published),
-                     int(e.published_from_fetch), iso(e.updated), e.author, e.language, e.link, e.outlet_url,
-                     now_s, now_s])
+                     int(e.published_from_fetch), updated, e.author, e.language, e.link, e.outlet_url,
+                     now_s, now_s, key])
                 if cur.rowcount:
                     new_id = int(cur.lastrowid or 0)
+                    self._upsert_teaser(new_id, e, content_hash, now_s)
+                    teasers[(new_id, e.feed)] = (content_hash, updated)
                     out.append(StoredEntry(new_id, e, "new", 1))
                     # later entries of this batch with the same GUID meet this row, as in the table
+                    fresh_row = (new_id, content_hash, 1, e.title, e.summary, None, e.feed)
+                    by_key[key] = fresh_row
                     if e.guid:
-                        by_guid[(e.feed, e.guid)] = (new_id, content_hash, 1, e.title, e.summary, None)
+                        by_guid[(e.feed, e.guid)] = fresh_row
                 continue
-            entry_id, old_hash, version, old_title, old_summary, old_full = row
-            if old_hash == content_hash:
+            entry_id, old_hash, version, old_title, old_summary, old_full, owner = row
+            teaser = teasers.get((int(entry_id), e.feed))
+            if teaser == (content_hash, updated):
                 continue
+            self._upsert_teaser(int(entry_id), e, content_hash, now_s)
+            teasers[(int(entry_id), e.feed)] = (content_hash, updated)
+            if teaser is None:
+                continue  # another feed carrying the article: its teaser, not a new version
+            if e.feed != owner or old_hash == content_hash:
+                # This feed's entry changed, not the article's content: its page may have.
+                conn.execute("UPDATE entries SET recheck_at = ? WHERE id = ? AND relevant = 1", [now_s, entry_id])
+                continue
+            # The article's own content changed: a new version, whose page is fetched again.
             conn.execute(
                 "INSERT INTO entry_versions (entry_id, version, title, summary, full_text, replaced_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)", [entry_id, version, old_title, old_summary, old_full, now_s])
@@ -695,11 +766,23 @@ class Store:
                 [e.title, e.summary, content_hash, iso(e.updated or now), e.author, now_s, entry_id])
             previous = old_full or f"{old_title}\n\n{old_summary}"
             out.append(StoredEntry(entry_id, e, "updated", version + 1, previous))
-            fresh = (entry_id, content_hash, version + 1, e.title, e.summary, None)
-            by_url[e.url] = fresh
+            fresh = (entry_id, content_hash, version + 1, e.title, e.summary, None, owner)
+            by_key[key] = fresh
             if e.guid:
                 by_guid[(e.feed, e.guid)] = fresh
         return out
+
+    def _upsert_teaser(self, entry_id: int, e: Entry, content_hash: str, now_s: str | None) -> None:
+        self.db.conn.execute(
+            "INSERT INTO entry_feeds (entry_id, feed, guid, title, summary, content_hash, updated, first_seen,"
+            " last_changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id, feed) DO UPDATE SET"
+            " guid = excluded.guid, title = excluded.title, summary = excluded.summary,"
+            " content_hash = excluded.content_hash, updated = excluded.updated, last_changed = excluded.last_changed",
+            [entry_id, e.feed, e.guid, e.title, e.summary, content_hash, iso(e.updated), now_s, now_s])
+
+    def entry_feeds(self, entry_id: int) -> list[dict[str, Any]]:
+        """Each feed's teaser of an entry, first feed first."""
+        return self.query("SELECT * FROM entry_feeds WHERE entry_id = ? ORDER BY first_seen, feed", [entry_id])
 
     def entry(self, entry_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM entries WHERE id = ?", [entry_id])
@@ -767,11 +850,42 @@ class Store:
         rows = self.query("SELECT * FROM pages WHERE url = ?", [url])
         return rows[0] if rows else None
 
-    def cache_page(self, url: str, *, status: str, text: str | None, error: str | None, at: datetime) -> None:
+    def cache_page(self, url: str, *, status: str, text: str | None, error: str | None, at: datetime,
+                   etag: str | None = None, last_modified: str | None = None) -> None:
         self.db.execute(
-            "INSERT INTO pages (url, fetched_at, status, text, error) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO pages (url, fetched_at, status, text, error, etag, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(url) DO UPDATE SET fetched_at = excluded.fetched_at, status = excluded.status,"
-            " text = excluded.text, error = excluded.error", [url, iso(at), status, text, error])
+            " text = excluded.text, error = excluded.error, etag = excluded.etag,"
+            " last_modified = excluded.last_modified", [url, iso(at), status, text, error, etag, last_modified])
+
+    def touch_page(self, url: str, *, at: datetime) -> None:
+        """A re-check found the page unchanged (304, or the same text): only its check time moves."""
+        self.db.execute("UPDATE pages SET fetched_at = ? WHERE url = ?", [iso(at), url])
+
+    # ------------------------------------------------------------ page re-checks of relevant stories
+
+    def due_rechecks(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        """Relevant entries whose page is due for a re-check, oldest due first."""
+        return self.query("SELECT * FROM entries WHERE recheck_at IS NOT NULL AND recheck_at <= ?"
+                          " ORDER BY recheck_at, id LIMIT ?", [iso(now), limit])
+
+    def schedule_recheck(self, entry_id: int, at: datetime | None) -> None:
+        self.db.execute("UPDATE entries SET recheck_at = ?, rechecks = rechecks + (recheck_at IS NOT NULL)"
+                        " WHERE id = ?", [iso(at), entry_id])
+
+    def replace_entry_text(self, entry_id: int, text: str, *, now: datetime) -> int:
+        """The article's page changed: a new version with this text (the old one kept); returns it."""
+        row = self.db.execute("SELECT version, title, summary, full_text FROM entries WHERE id = ?",
+                              [entry_id]).fetchone()
+        if row is None:
+            return 0
+        version, title, summary, full = row
+        self.db.execute(
+            "INSERT INTO entry_versions (entry_id, version, title, summary, full_text, replaced_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)", [entry_id, version, title, summary, full, iso(now)])
+        self.db.execute("UPDATE entries SET full_text = ?, version = version + 1, last_changed = ? WHERE id = ?",
+                        [text, iso(now), entry_id])
+        return int(version) + 1
 
     # ------------------------------------------------------------ housekeeping
 
@@ -795,9 +909,11 @@ class Store:
     # ------------------------------------------------------------ dedupe (story clusters)
     # (methods for stories / story_bands / clusters go here)
 
-    def story_by_doc(self, doc: str) -> dict[str, Any] | None:
+    def story_by_doc(self, doc: str, *, url_key: str | None = None) -> dict[str, Any] | None:
+        """The story of a document key, or of another spelling of its URL (same `url_key`)."""
+        # Every story's url_key is its doc's URL identity, so one index probe finds both.
         rows = self.query("SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id"
-                          " WHERE s.doc = ?", [doc])
+                          " WHERE s.url_key = ? ORDER BY s.doc = ? DESC, s.id LIMIT 1", [url_key or url_identity(doc), doc])
         return rows[0] if rows else None
 
     def story_candidates(self, bands: list[tuple[int, int]]) -> list[dict[str, Any]]:
@@ -818,29 +934,31 @@ class Store:
 
     def insert_story(self, *, doc: str, entry_id: int | None, cluster_id: int, title: str | None,
                      outlet: str | None, published: datetime | None, signature: bytes | None,
-                     bands: Iterable[tuple[int, int]], created: datetime) -> int:
+                     bands: Iterable[tuple[int, int]], created: datetime, url_key: str | None = None,
+                     anchors: str | None = None, lang: str | None = None, relevant: bool = True) -> int:
         """Add a story, its band hashes, and grow its cluster (call inside `atomic`)."""
         cur = self.db.execute(
-            "INSERT INTO stories (doc, entry_id, cluster_id, title, outlet, published, signature, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [doc, entry_id, cluster_id, title, outlet, iso(published), signature, iso(created)])
+            "INSERT INTO stories (doc, entry_id, cluster_id, title, outlet, published, signature, created,"
+            " url_key, anchors, lang, relevant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [doc, entry_id, cluster_id, title, outlet, iso(published), signature, iso(created), url_key or doc,
+             anchors, lang, int(relevant)])
         story_id = int(cur.lastrowid or 0)
         self.db.conn.executemany("INSERT OR IGNORE INTO story_bands (band, hash, story_id) VALUES (?, ?, ?)",
                                  [(b, h, story_id) for b, h in bands])
         self.db.execute("UPDATE clusters SET size = size + 1 WHERE id = ?", [cluster_id])
         return story_id
 
-    def bulk_insert_stories(self, rows: Iterable[tuple[str, str | None, bytes, list[tuple[int, int]]]],
+    def bulk_insert_stories(self, rows: Iterable[tuple[str, str | None, bytes, list[tuple[int, int]], str | None]],
                             *, created: datetime) -> int:
-        """Load many (doc, title, signature, bands) stories, one cluster each, in one transaction (bench)."""
+        """Load many (doc, title, signature, bands, anchors) stories, one cluster each, in one transaction (bench)."""
         n = 0
         band_rows: list[tuple[int, int, int]] = []
         with self.atomic():
-            for doc, title, signature, bands in rows:
+            for doc, title, signature, bands, anchors in rows:
                 cid = self.new_cluster(title=title, first_seen=created)
                 cur = self.db.conn.execute(
-                    "INSERT INTO stories (doc, cluster_id, title, signature, created) VALUES (?, ?, ?, ?, ?)",
-                    [doc, cid, title, signature, iso(created)])
+                    "INSERT INTO stories (doc, cluster_id, title, signature, created, url_key, anchors)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)", [doc, cid, title, signature, iso(created), doc, anchors])
                 sid = int(cur.lastrowid or 0)
                 band_rows.extend((b, h, sid) for b, h in bands)
                 self.db.conn.execute("UPDATE clusters SET size = 1 WHERE id = ?", [cid])
@@ -918,6 +1036,10 @@ class Store:
         """Every figure claim of a subject and kind (all bases and periods), oldest first, with its review."""
         return self.query(self._CLAIMS + " WHERE c.subject = ? AND c.kind = ? AND c.value IS NOT NULL"
                           " ORDER BY c.id", [subject, kind])
+
+    def max_claim_id(self) -> int:
+        """The newest claim's id (0 when none): claims above it were written after this moment."""
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM claims").fetchone()[0])
 
     def named_claims(self, subject: str, kind: str) -> list[dict[str, Any]]:
         """Claims of a named kind (investor, cloud_partner, product_move, status) for a subject."""
@@ -1112,19 +1234,21 @@ class Store:
             " count(DISTINCT coalesce(s.outlet, s.doc)) AS sources,"
             " group_concat(DISTINCT s.outlet) AS outlets"
             " FROM stories s LEFT JOIN clusters c ON c.id = s.cluster_id"
-            " WHERE s.created >= ? AND s.created < ? GROUP BY s.cluster_id"
+            " WHERE s.created >= ? AND s.created < ? AND s.relevant = 1 GROUP BY s.cluster_id"
             " ORDER BY size DESC, sources DESC, s.cluster_id LIMIT ?", [iso(since), iso(until), limit])
 
 
 def _candidates_sql(nbands: int) -> str:
     values = ", ".join("(?, ?)" for _ in range(nbands))
-    return ("SELECT s.id, s.doc, s.cluster_id, s.title, s.signature, count(*) AS hits FROM"
+    return ("SELECT s.id, s.doc, s.cluster_id, s.title, s.signature, s.anchors, s.lang, s.published,"
+            " count(*) AS hits FROM"
             f" (SELECT column1 AS bd, column2 AS h FROM (VALUES {values})) v"
             " JOIN story_bands b ON b.band = v.bd AND b.hash = v.h"
             " JOIN stories s ON s.id = b.story_id GROUP BY s.id ORDER BY s.id")
 
 
-_ENTRY_COLS = "id, content_hash, version, title, summary, full_text"
+_ENTRY_COLS = "id, content_hash, version, title, summary, full_text, feed"
+_ENTRY_COLS_E = "e.id, e.content_hash, e.version, e.title, e.summary, e.full_text, e.feed"
 _IN_CHUNK = 500  # bound parameters per IN (...) query, well under SQLite's limit
 
 

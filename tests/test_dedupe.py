@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from monitor.dedupe import BANDS, assign_story, new_sentences, split_sentences
+import pytest
+
+from monitor.dedupe import (
+    ANCHOR_BANDS,
+    BANDS,
+    anchors,
+    assign_story,
+    comparable,
+    new_sentences,
+    split_sentences,
+)
 from monitor.models import Document
 from monitor.store import Store
 
@@ -107,8 +117,8 @@ def test_lookup_uses_the_band_table_index() -> None:
     assert not any(line.startswith("SCAN b") or line.startswith("SCAN story_bands") for line in plan), plan
     assign_story(store, doc("https://a.example/kling", TITLE, TEXT), threshold=0.5)
     assign_story(store, OTHER, threshold=0.5)
-    # 42 LSH bands per story plus one exact-title band each
-    assert store.count_story_bands() == 2 * (BANDS + 1)
+    # 42 LSH bands per story plus one exact-title band each, and 24 anchor bands (both have 6+ anchors)
+    assert store.count_story_bands() == 2 * (BANDS + 1 + ANCHOR_BANDS)
 
 
 def test_window_prunes_band_rows_of_the_oldest_stories() -> None:
@@ -137,3 +147,58 @@ def test_new_sentences_english_and_chinese() -> None:
     assert new_sentences(old, new) == ["The round is now $2.8 billion committed.", "可灵的估值达到180亿美元。"]
     assert new_sentences(new, new) == []
     assert split_sentences("One.  Two\nthree! 四。五？") == ["One.", "Two", "three!", "四。", "五？"]
+
+
+# ------------------------------------------------------------------ copies: script, width, URL, language
+
+ZH_HANT = ("快手旗下可靈AI完成近30億美元融資，創下視頻大模型單筆融資紀錄。騰訊、阿里雲和百度均參與本輪投資。"
+           "北京可靈於7月2日與21家首批投資方簽約，帶來約138億元人民幣現金。另有15家投資方將注資約52億元，"
+           "使承諾總額接近28億美元。本輪總額上限為204.471億元人民幣，對應擴大後註冊資本的16.67%。"
+           "分析人士認為，中國最大的互聯網平台已把視頻生成視為戰略賽道，算力成本將決定哪些視頻模型能夠勝出。")
+PT = ("A Kling AI, unidade de vídeo da Kuaishou, fechou uma rodada de quase US$ 3 bilhões, com Tencent, Alibaba "
+      "Cloud e Baidu entre os investidores. A Beijing Keling assinou com 21 investidores em 2 de julho, com cerca "
+      "de RMB 13,8 bilhões em dinheiro; outros 15 investidores vão aportar RMB 5,2 bilhões, levando o total "
+      "a US$ 2,8 bilhões. O teto é de RMB 20,4471 bilhões, ou 16,67% do capital registrado ampliado.")
+# The same event told by another outlet in its own words: a few figures in common, nothing more.
+OWN_WORDS = ("Tencent and Alibaba have backed a record raise for Kuaishou's Kling, people familiar with the deal "
+             "said on Thursday. The financing, which values the video generator well above its rivals, gives "
+             "the unit money for compute as it competes with ByteDance's Seedance and Google's Veo. Kuaishou "
+             "shares rose 4% in Hong Kong; the company declined to comment on the size of the round, which one "
+             "person put near $3 billion.")
+SPUN = TEXT.replace("closed", "completed").replace("largest", "biggest").replace("signed", "agreed").replace(
+    "roughly", "around").replace("additional", "extra").replace("pushing", "taking").replace(
+    "allows", "permits").replace("capped", "limited").replace("span", "include").replace("Analysts", "Experts")
+
+
+@pytest.mark.parametrize(("url", "title", "text", "lang", "joins"), [
+    ("https://b.example/zh-hant", "", ZH_HANT, "zh-Hant", True),  # Traditional copy of the Simplified story
+    ("http://www.a.example/zh", "", ZH, "zh", True),  # the same article under http://www.
+    ("https://c.example/pt", "", PT, "pt", True),  # re-published in Portuguese: figures and names coincide
+    ("https://d.example/spun", TITLE.replace("closes", "completes"), SPUN, "en", True),
+    ("https://e.example/own", "Tencent, Alibaba back Kling's record raise", OWN_WORDS, "en", False),
+    ("https://f.example/weather", OTHER.title, OTHER.text, "en", False),
+], ids=["traditional", "http-www", "portuguese", "spun", "own-words", "unrelated"])
+def test_copies_join_and_own_reports_stay_apart(url: str, title: str, text: str, lang: str, joins: bool) -> None:
+    store = Store()
+    first = assign_story(store, Document(source="https://a.example/zh", url="https://a.example/zh", title="",
+                                         text=ZH, lang="zh"), threshold=0.5, common=("Kling", "Kuaishou"))
+    english = assign_story(store, Document(source="https://a.example/en", url="https://a.example/en", title=TITLE,
+                                           text=TEXT, lang="en"), threshold=0.5, common=("Kling", "Kuaishou"))
+    assert english.cluster_id != first.cluster_id  # a summary in Chinese is not a translation of the article
+    got = assign_story(store, Document(source=url, url=url, title=title, text=text, lang=lang), threshold=0.5,
+                       common=("Kling", "Kuaishou"))
+    assert (got.cluster_id in (first.cluster_id, english.cluster_id)) is joins
+
+
+def test_another_url_spelling_is_the_known_story() -> None:
+    store = Store()
+    first = assign_story(store, doc("https://news.example/a/1", TITLE, TEXT), threshold=0.5)
+    again = assign_story(store, doc("http://www.news.example/a/1", TITLE, TEXT), threshold=0.5)
+    assert (again.story_id, again.is_new, again.alias_of) == (first.story_id, False, "https://news.example/a/1")
+    assert store.count_stories() == 1
+
+
+def test_comparable_text_and_anchors() -> None:
+    assert comparable("可靈ＡＩ發佈１２３") == "可灵AI发布123"
+    assert anchors("Kling raised RMB 13,8 bilhões (1,045,925 shares) in 2025 with Tencent. The deal.",
+                   common=("Kling",)) == {"13.8", "1045925", "rmb", "tencent"}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from monitor.config import Config
 from monitor.models import ANNOUNCED_TYPES, Document, Event
@@ -38,14 +41,20 @@ def test_updated_story_with_one_new_figure_gives_exactly_one_event() -> None:
     assert updated.extraction is not None and [f.kind for f in updated.extraction.facts] == ["capex"]
 
 
-def test_update_without_a_new_figure_is_a_story_update() -> None:
+@pytest.mark.parametrize(("extra", "types"), [
+    ("Tencent led the round, the people said.", ["story_update"]),  # a name, already known: an update
+    ("A spokesperson said more details would follow next week.", []),  # no content: not news
+    ("By Jane Doe. Updated 12:30 GMT, November 29. Share this article.", []),  # byline, date, share bar
+])
+def test_update_is_news_only_when_a_new_sentence_carries_content(extra: str, types: list[str]) -> None:
     store = Store()
-    process_document(store, doc(ROUND), CFG)
-    extra = "A spokesperson said more details would follow next week."
+    first = process_document(store, doc(ROUND), CFG)
     updated = process_document(store, doc(ROUND + " " + extra), CFG, previous_text=doc(ROUND).full_text)
-    assert [e.type for e in updated.events] == ["story_update"]
-    assert updated.events[0].severity == 1
-    assert updated.events[0].fact == {"kind": "story_update", "new_sentences": [extra]}
+    assert [e.type for e in updated.events] == types
+    if types:
+        assert updated.events[0].severity == 1
+        assert updated.events[0].fact == {"kind": "story_update", "new_sentences": [extra]}
+        assert updated.events[0].story_thread == first.events[0].thread_key  # in the story's thread
     # the same update processed again creates nothing new
     assert process_document(store, doc(ROUND + " " + extra), CFG, previous_text=doc(ROUND).full_text).events == []
 
@@ -125,3 +134,17 @@ def test_replay_output_is_deterministic(tmp_path: Path) -> None:
     text = format_replay(first[2])
     assert text.splitlines()[0] == f"03.json (cluster 1, same story as {URL})"
     assert text.splitlines()[1].startswith("  corroborated      Corroborated: Kling round size")
+
+
+def test_irrelevant_story_naming_a_watched_entity_is_clustered_with_its_copies() -> None:
+    store = Store()
+    text = ("The Kling-Klang studio of Kraftwerk sits in a backyard near the main station; the band moved its "
+            "official studio to a suburb years ago, and the old rooms now host resident electronic musicians.")
+    first = process_document(store, doc(text, url="https://mag.example/kling-klang", title="Kling-Klang-Studio"), CFG)
+    copy = process_document(store, doc("Thursday\n" + text, url="http://www.mag.example/kling-klang",
+                                       title="Kling-Klang-Studio"), CFG)
+    assert (first.relevant, copy.relevant) == (False, False)
+    assert first.cluster is not None and copy.cluster == first.cluster
+    assert store.count_events() == 0
+    # clustered only to know its copies: not one of the digest's stories
+    assert store.top_clusters(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)) == []

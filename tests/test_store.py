@@ -125,3 +125,54 @@ def test_nested_atomic_rolls_back_only_the_inner_part() -> None:
                 store.set_meta("inner", "1")
                 raise RuntimeError("inner failure")
         assert (store.get_meta("outer"), store.get_meta("inner")) == ("1", None)
+
+
+def test_one_entry_per_article_whichever_feeds_carry_it() -> None:
+    outlet = Entry(feed="outlet", url="https://news.example/a/1", guid="n-1", title="Kling raises $2B",
+                   summary="Outlet teaser", published=T, published_from_fetch=False)
+    aggregator = dataclasses.replace(outlet, feed="aggregator", url="http://www.news.example/a/1", guid="agg-9",
+                                     title="Kling raises $2B - News Example", summary="Aggregator teaser")
+    with Store() as store:
+        for poll in range(10):
+            with store.atomic():
+                stored = store.store_entries([outlet, aggregator] if poll % 2 else [aggregator, outlet],
+                                             now=T + timedelta(minutes=15 * poll))
+            assert [r.change for r in stored] == (["new"] if poll == 0 else [])
+        (row,) = store.query("SELECT id, version, summary FROM entries")
+        assert row["version"] == 1 and store.entry_versions(row["id"]) == []
+        assert {(f["feed"], f["guid"], f["summary"]) for f in store.entry_feeds(row["id"])} == {
+            ("outlet", "n-1", "Outlet teaser"), ("aggregator", "agg-9", "Aggregator teaser")}
+        # the feed that brought the entry changes its content: a new version; the other feed's change is not
+        with store.atomic():
+            (upd,) = store.store_entries([dataclasses.replace(aggregator, summary="Aggregator teaser v2")],
+                                         now=T + timedelta(hours=4))
+        assert (upd.change, upd.version) == ("updated", 2)
+        with store.atomic():
+            assert store.store_entries([dataclasses.replace(outlet, summary="Outlet teaser v2")],
+                                       now=T + timedelta(hours=5)) == []
+        assert store.query("SELECT version FROM entries") == [{"version": 2}]
+
+
+def test_migration_0003_keeps_each_entrys_teaser_and_url_identity(tmp_path: Path) -> None:
+    from sqlite_utils import Database, Migrations
+
+    from monitor.store import _content_hash, migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path, isolation_level=None))
+    old = Migrations(migrations.name)  # the store as schema version 2 left it
+    for m in migrations._migrations[:2]:
+        old(name=m.name)(m.fn)
+    old.apply(db)
+    db.execute("INSERT INTO entries (url, feed, guid, title, summary, content_hash, published, first_seen,"
+               " last_changed) VALUES ('http://www.news.example/a', 'outlet', 'g1', 'T', 'S', ?, 'p', 'f', 'l')",
+               [_content_hash("T", "S")])
+    db.execute("PRAGMA user_version = 2")
+    db.conn.close()
+    with Store(path) as store:
+        (row,) = store.query("SELECT id, url_key, version FROM entries")
+        assert row["url_key"] == "https://news.example/a" and row["version"] == 1
+        assert [(f["feed"], f["guid"], f["summary"]) for f in store.entry_feeds(row["id"])] == [("outlet", "g1", "S")]
+        with store.atomic():  # the same article from https:// is that entry
+            assert store.store_entries([dataclasses.replace(entry("https://news.example/a", "g1"), feed="outlet",
+                                                            summary="S")], now=T) == []
