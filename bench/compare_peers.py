@@ -24,7 +24,6 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -148,8 +147,7 @@ def main() -> None:
         server.terminate()
         server.join(5)
 
-    print(f"kling-monitor, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average before the first poll "
-          f"{k.load_first}")
+    print(f"kling-monitor, first poll at {k.started:%Y-%m-%d %H:%M} UTC, load average then {k.load_first}")
     bench.print_kling(k, args.feeds, args.delay_ms, args.concurrency)
     bench.print_floor(floor, k.first.run.wall)
     print()
