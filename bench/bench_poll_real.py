@@ -183,7 +183,7 @@ class Poll:
     run: Run
     inside: float | None  # the poll's own time, from its summary line
     new: int | None
-    served: dict[str, int]
+    served: dict[str, float]
 
 
 def _poll(cfg: Path, port: int) -> Poll:
@@ -379,7 +379,7 @@ def print_kling(k: KlingFigures, n_feeds: int, delay_ms: int, concurrency: int) 
         inside = f"{p.inside:.1f} s inside the poll" if p.inside is not None else "poll time not printed"
         print(f"{label:<19} {p.run.wall:6.2f} s for the process, {inside} (goal <= {goal} s); "
               f"CPU {p.run.cpu:.2f} s; {p.new if p.new is not None else '?'} new entries; "
-              f"server answered {p.served}")
+              f"server: {realfeeds.served_text(p.served)}")
     print(f"{'':<19} network ideal {ideal:.2f} s ({n_feeds} x {delay_ms} ms / {concurrency} in flight)")
     if k.first.new:
         print(f"entries/s           {k.first.new / k.first.run.wall:6.0f} over the first poll's process "

@@ -35,7 +35,7 @@ import realfeeds  # noqa: E402
 @dataclass(frozen=True)
 class PeerPoll:
     run: bench.Run
-    served: dict[str, int]
+    served: dict[str, float]
 
 
 def _tool(name: str) -> str | None:
@@ -154,11 +154,13 @@ def main() -> None:
     print(f"same server, same run ({args.feeds} feeds x {args.items} items, {args.delay_ms} ms a request); "
           f"ratios are the tool's time over kling-monitor's (process wall time)")
     print(f"{'tool':<14} {'first poll':>18}  {'second poll':>18}  {'CPU first':>9}  {'peak MB':>7}  "
-          f"{'load before':<15} server answered (first; second)")
+          f"{'load before':<15} server (first; second)")
     ref = (k.first.run.wall, k.second.run.wall)
-    print(_row("kling-monitor", k.first.run, k.second.run, ref, k.load_first, f"{k.first.served}; {k.second.served}"))
+    print(_row("kling-monitor", k.first.run, k.second.run, ref, k.load_first,
+               f"{realfeeds.served_text(k.first.served)}; {realfeeds.served_text(k.second.served)}"))
     for p, (first, second, before) in results.items():
-        print(_row(p, first.run, second.run, ref, before, f"{first.served}; {second.served}"))
+        print(_row(p, first.run, second.run, ref, before,
+                   f"{realfeeds.served_text(first.served)}; {realfeeds.served_text(second.served)}"))
         for poll in (first, second):
             if poll.run.rc != 0 and not poll.run.timed_out:
                 print(f"  {p} exited {poll.run.rc}: {(poll.run.err or poll.run.out).strip()[-500:]}")
