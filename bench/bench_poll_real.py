@@ -64,7 +64,7 @@ class Run:
 
     cmd: str
     wall: float
-    cpu: float
+    cpu: float  # the larger of wait4's figure and the sum sampled over the whole process tree
     peak_mb: float  # the process's peak RSS (its VmHWM, sampled every `sample` s until it ends)
     tree_mb: float  # largest sum of RSS over the process and its descendants, sampled
     rc: int
@@ -80,18 +80,26 @@ def _kib(status: bytes, key: bytes) -> int:
     return 0
 
 
-def _tree_rss_mb(root: int) -> tuple[float, float]:
-    """The root process's peak RSS so far (VmHWM) and the current RSS summed over it and its descendants.
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_sample(root: int, cpu: dict[int, float]) -> tuple[float, float]:
+    """The root process's peak RSS so far (VmHWM) and the current RSS summed over it and its descendants;
+    records each one's CPU seconds so far in `cpu`.
 
     VmHWM belongs to the process's own address space, so unlike wait4's ru_maxrss it does not
-    inherit the RSS of the (large) process that started it.
+    inherit the RSS of the (large) process that started it. The CPU covers descendants that
+    wait4 misses: kling-monitor's parse workers are children of a forkserver, not of the poll.
     """
     parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
                 with open(f"/proc/{name}/stat", "rb") as f:
-                    parent[int(name)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                parent[int(name)] = int(fields[1])
+                ticks[int(name)] = int(fields[11]) + int(fields[12])
             except (OSError, IndexError, ValueError):
                 continue
     tree, todo = set(), [root]
@@ -101,6 +109,8 @@ def _tree_rss_mb(root: int) -> tuple[float, float]:
         todo.extend(c for c, pp in parent.items() if pp == p and c not in tree)
     hwm = rss = 0
     for p in tree:
+        if p in ticks:
+            cpu[p] = ticks[p] / TICK
         try:
             with open(f"/proc/{p}/status", "rb") as f:
                 status = f.read()
@@ -120,12 +130,13 @@ def run_measured(cmd: list[str], *, cwd: str, env: dict[str, str] | None = None,
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out_f, stderr=err_f, stdin=subprocess.DEVNULL)
     peak_root = peak_tree = 0.0
+    cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sampler() -> None:
         nonlocal peak_root, peak_tree
         while not done.wait(sample):
-            root, tree = _tree_rss_mb(proc.pid)
+            root, tree = _tree_sample(proc.pid, cpu)
             peak_root, peak_tree = max(peak_root, root), max(peak_tree, tree)
 
     th = threading.Thread(target=sampler, daemon=True)
@@ -144,7 +155,7 @@ def run_measured(cmd: list[str], *, cwd: str, env: dict[str, str] | None = None,
     out_f.seek(0)
     err_f.seek(0)
     return Run(" ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)), wall,
-               ru.ru_utime + ru.ru_stime, peak_root, peak_tree, proc.returncode,
+               max(ru.ru_utime + ru.ru_stime, sum(cpu.values())), peak_root, peak_tree, proc.returncode,
                out_f.read().decode(errors="replace"), err_f.read().decode(errors="replace"), timed_out)
 
 

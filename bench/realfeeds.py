@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import json
 import multiprocessing
+import queue
 import random
 import socket
 import time
@@ -202,7 +203,15 @@ def start_server(n_feeds: int, items: int, base: datetime, delay_ms: int) -> tup
     q: multiprocessing.Queue = ctx.Queue()
     proc = ctx.Process(target=_serve, args=(q, n_feeds, items, base.timestamp(), delay_ms), daemon=True)
     proc.start()
-    return proc, int(q.get(timeout=300))
+    deadline = time.monotonic() + 600  # it builds every feed first
+    while time.monotonic() < deadline:
+        try:
+            return proc, int(q.get(timeout=1))
+        except queue.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"feed server exited with {proc.exitcode} before listening") from None
+    proc.terminate()
+    raise RuntimeError("feed server did not start within 600 s")
 
 
 def server_stats(port: int, *, reset: bool = True) -> dict[str, float]:
