@@ -30,6 +30,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from multiprocessing.process import BaseProcess
 
 WORDS = (
     "the of and to in a for on that with as by at from is was said new has have will are be its an it this "
@@ -197,7 +198,7 @@ def _serve(port_q: multiprocessing.Queue, n_feeds: int, items: int, base_ts: flo
     asyncio.run(main())
 
 
-def start_server(n_feeds: int, items: int, base: datetime, delay_ms: int) -> tuple[multiprocessing.Process, int]:
+def start_server(n_feeds: int, items: int, base: datetime, delay_ms: int) -> tuple[BaseProcess, int]:
     """Start the feed server in its own process; return it and its port once it listens."""
     ctx = multiprocessing.get_context("spawn")
     q: multiprocessing.Queue = ctx.Queue()
