@@ -194,6 +194,7 @@ class Poll:
     run: Run
     inside: float | None  # the poll's own time, from its summary line
     new: int | None
+    failed: int | None  # feeds the poll reported as failed
     served: dict[str, float]
 
 
@@ -205,8 +206,9 @@ def _poll(cfg: Path, port: int) -> Poll:
         raise SystemExit(f"kling-monitor poll failed ({run.rc}):\n{run.out}\n{run.err}")
     inside = re.search(r"entries in ([\d.]+)\s*s", run.out)
     new = re.search(r"(\d+) new", run.out)
+    failed = re.search(r"(\d+) failed", run.out)
     return Poll(run, float(inside.group(1)) if inside else None, int(new.group(1)) if new else None,
-                realfeeds.server_stats(port))
+                int(failed.group(1)) if failed else None, realfeeds.server_stats(port))
 
 
 def _median_wall(cmd: list[str], cwd: str, times: int = 3) -> tuple[float, Run]:
@@ -389,7 +391,8 @@ def print_kling(k: KlingFigures, n_feeds: int, delay_ms: int, concurrency: int) 
     for label, p, goal in (("first poll (200s)", k.first, 3.0), ("second poll (304s)", k.second, 0.5)):
         inside = f"{p.inside:.1f} s inside the poll" if p.inside is not None else "poll time not printed"
         print(f"{label:<19} {p.run.wall:6.2f} s for the process, {inside} (goal <= {goal} s); "
-              f"CPU {p.run.cpu:.2f} s; {p.new if p.new is not None else '?'} new entries; "
+              f"CPU {p.run.cpu:.2f} s; {p.new if p.new is not None else '?'} new entries, "
+              f"{p.failed if p.failed is not None else '?'} feeds failed; "
               f"server: {realfeeds.served_text(p.served)}")
     print(f"{'':<19} network ideal {ideal:.2f} s ({n_feeds} x {delay_ms} ms / {concurrency} in flight)")
     if k.first.new:
