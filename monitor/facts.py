@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from monitor import rules
@@ -124,6 +125,12 @@ _PERIOD_WORD = _rx("period_word")
 _RELATIVE_YEAR = [(-1, _rx("last_year")), (0, _rx("this_year")), (1, _rx("next_year"))]
 _COMPARISON_PERIOD = _rx("comparison_period")
 _SINCE_AFTER = _rx("since_after")
+_LISTING = _rx("listing")  # the listing itself: "IPO", "debuted", "上市", "Börsengang"
+_LISTING_DAY = _rx("listing_day")  # its first day of trading: a market value then is the listing's
+_SINCE = _rx("since")
+_NOW = _rx("now")  # "its market value now stands at": today's, not the listing's  # "the biggest IPO since Uber's in May 2019": that date is another listing's
+# a month without its year ("2 月 5 日", "2月份"); a year-less month in words is read by _PERIOD
+_MONTH_DAY = re.compile(r"(?<![\d年])(1[0-2]|0?[1-9])\s*月\s*(?:\d{1,2}\s*日|份)")
 SEGMENT = "a segment's figure, not the group's"
 _LIST_REASONS = frozenset({"an analyst estimate", "a prior-period comparative", "a target price"})
 _STAGES = [(name, _rx(f"stage_{name}")) for name in ("closed", "signed", "filed", "committed")]
@@ -132,6 +139,7 @@ _MAY = re.compile(r"\bmay\b")  # lower-case only: "May 2025" is a month, "may be
 # The period grammar is shared; the words it is made of come from the language files.
 _ORD = rules.table("facts", "ordinals")  # first -> 1, 第三 -> 3, 次 -> 2 ...
 _MONTHS = rules.table("facts", "months")  # march -> 3, 3月 -> 3 ...
+_MONTH_AFTER_DAY = re.compile("(?:" + "|".join(re.escape(k) for k in sorted(_MONTHS, key=len, reverse=True)) + r")\b")
 _ORD_ALT = "|".join(re.escape(k) for k in sorted(_ORD, key=len, reverse=True))
 _MONTH_ALT = "|".join(re.escape(k) for k in sorted(_MONTHS, key=len, reverse=True))
 _Q_WORD = rules.alternation("facts", "quarter_word")
@@ -204,6 +212,8 @@ def segment(text: str, low: str) -> list[Sentence]:
             nxt = text[m.end():m.end() + 1]
             if w in _ABBREV or (len(w) == 1 and w.isalpha()) or (nxt and nxt.islower()):
                 continue
+            if w.isdigit() and len(w) <= 2 and _MONTH_AFTER_DAY.match(low, m.end()):
+                continue  # "am 5. Februar": a German date, not a sentence's end
         end = m.start() + len(tok.rstrip()) if tok[0] in ".!?。！？" else m.start()
         if text[start:end].strip():
             out.append(Sentence(start, end, text[start:end], low[start:end]))
@@ -245,6 +255,7 @@ class Doc:
     published: datetime | None
     default_quarter: str | None  # the one quarter a results story is about, when it names exactly one
     max_year: int | None
+    listed: dict[str, bool] = field(default_factory=dict)  # known listing month -> the story dates it
 
     def sent_index(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
@@ -265,12 +276,16 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
     for q in _QUARTER_WITH_YEAR.finditer(head):
         if head[q.end():q.end() + 1] == "e":
             continue  # "3Q25E": an analyst's estimate period, not the story's quarter
+        if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
+            continue  # "compared with Q1 2025", "較首季的": the quarter a figure is compared with
         m = _PERIOD.match(head, q.start())
         p = _period_of(m, published, None) if m else None
         if p and "-Q" in p:
             quarters.add(p)
     if not quarters:
         for q in _BARE_QUARTER.finditer(head):
+            if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
+                continue
             m = _PERIOD.match(head, q.start())
             p = _period_of(m, published, None) if m else None
             if p and re.fullmatch(r"Q[1-4]", p) and years:
@@ -669,6 +684,84 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
     return period
 
 
+def _dates_in(sent: Sentence, published: datetime | None) -> Iterator[tuple[int | None, int | None, int]]:
+    """(year, month, offset) of each calendar date a sentence names, either part possibly missing
+    (a year-less month is the story's year when it is dated)."""
+    for m in _PERIOD.finditer(sent.low):
+        g = m.groupdict()
+        if g["my"]:
+            yield int(g["my"]), int(g["mm"]), m.start()
+        elif g["mon"]:
+            mon = _MONTHS.get(g["mon"])
+            if isinstance(mon, int):
+                y = int(g["mony"]) if g["mony"] else None
+                if y is None and published is not None:
+                    y = published.year if mon <= published.month else published.year - 1
+                yield y, mon, m.start()
+        elif g["cy"] or g["y"]:
+            yield int(g["cy"] or g["y"]), None, m.start()
+    for m in _MONTH_DAY.finditer(sent.low):
+        mon = int(m.group(1))
+        y = None if published is None else published.year if mon <= published.month else published.year - 1
+        yield y, mon, m.start()
+
+
+def dates_listing(doc: Doc, known: str) -> bool:
+    """Whether the story dates the listing the watchlist knows ("2021-02"): a sentence that names the listing
+    names a date that agrees with it, in full ("In February 2021, ... its IPO") or in part ("debuted ... in
+    February of this year", "2 月 5 日开始交易", "listed in 2021"); not a date after "since" (another listing's
+    record). A story that says nothing of when is left undated: the text, not the watchlist, dates a figure."""
+    if known in doc.listed:
+        return doc.listed[known]
+    ky, km = int(known[:4]), int(known[5:7])
+    found = False
+    seen: set[int] = set()
+    for h in hits(_LISTING, doc.low):
+        si = doc.sent_index(h.start())
+        if si in seen:
+            continue
+        seen.add(si)
+        sent = doc.sents[si]
+        for y, mon, pos in _dates_in(sent, doc.published):
+            if y in (None, ky) and mon in (None, km) and (y, mon) != (None, None) and first(
+                    _SINCE, sent.low[max(0, pos - 80):pos]) is None:
+                found = True
+                break
+        if found:
+            break
+    doc.listed[known] = found
+    return found
+
+
+def _paragraph(doc: Doc, sent: Sentence) -> str:
+    """The lower-cased paragraph (between line breaks) that holds a sentence."""
+    end = doc.low.find("\n", sent.end)
+    return doc.low[doc.low.rfind("\n", 0, sent.start) + 1:len(doc.low) if end < 0 else end]
+
+
+def listing_period(kind: str, basis: str | None, period: str | None, sent: Sentence, doc: Doc,
+                   known: str) -> str | None:
+    """The known listing month for a figure about the listing that the text dates only in part or in another
+    sentence: its proceeds, its IPO valuation, a market value on its first day of trading (or, in an undated
+    story, one told beside the IPO). None when the figure has its own date, is not the listing's, or the
+    story does not date the listing."""
+    if period is not None:
+        return None  # the figure's own date ("in 2021", "Q3 2025") stands
+    if kind == "round_size" and basis == "ipo":
+        tied = True
+    elif kind == "valuation" and basis == "implied":
+        tied = first(_BASIS_IPO, sent.low) is not None
+    elif kind == "valuation" and basis == "market_cap":  # "first day of trading"; undated, "IPO" in its paragraph
+        tied = first(_LISTING_DAY, sent.low) is not None or (
+            doc.published is None and (doc.max_year is None or doc.max_year <= int(known[:4]))
+            and first(_NOW, sent.low) is None and first(_LISTING, _paragraph(doc, sent)) is not None)
+    else:
+        tied = False
+    if not tied or not dates_listing(doc, known):
+        return None
+    return f"as-of {known}" if basis == "market_cap" else known
+
+
 # ---------------------------------------------------------------- status
 
 
@@ -741,9 +834,10 @@ _LIST_GAP = re.compile(r"\s*(?:[,，、/;；]|\band\b|和|及|与|與|\s)*\s*$")
 _MONEY_KINDS = frozenset({"revenue", "capex", "valuation", "round_size", "investment"})
 
 
-def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None
-               ) -> tuple[list[Fact], list[Dropped]]:
-    """Every fact in the text, and every candidate figure dropped with its reason."""
+def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None,
+               listed: Mapping[str, str] | None = None) -> tuple[list[Fact], list[Dropped]]:
+    """Every fact in the text, and every candidate figure dropped with its reason; `listed` gives the month
+    each watched company listed (the watchlist's `ipo`), to complete a listing date the story gives in part."""
     scan = text.translate(FULLWIDTH) if _FULLWIDTH_DIGIT.search(text) else text
     amounts = scan_amounts(scan)
     if not amounts:
@@ -842,6 +936,11 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
             status = status_of(kind, sent, clause, period, doc)
             basis = basis_of(kind, role, sent, clause, period, status) if kind in _BASIS_RX or kind == "revenue" \
                 else None
+            known = listed.get(subject) if listed else None
+            on_listing = listing_period(kind, basis, period, sent, doc, known) if known else None
+            if on_listing is not None:
+                period = on_listing
+                status = status_of(kind, sent, clause, period, doc)
             period = _dated(kind, basis, status, period, doc)
             facts.append(Fact(
                 kind=kind, subject=subject, value=a.value, unit=a.unit, value_usd=a.value_usd,
