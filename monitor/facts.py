@@ -128,7 +128,11 @@ _SINCE_AFTER = _rx("since_after")
 _LISTING = _rx("listing")  # the listing itself: "IPO", "debuted", "上市", "Börsengang"
 _LISTING_DAY = _rx("listing_day")  # its first day of trading: a market value then is the listing's
 _SINCE = _rx("since")
-_NOW = _rx("now")  # "its market value now stands at": today's, not the listing's  # "the biggest IPO since Uber's in May 2019": that date is another listing's
+_NOW = _rx("now")
+_PRIOR_YEAR_AFTER = _rx("prior_year_after")  # "预计100-150亿元(2024年为88亿元)": the outlook is for the year after
+_EACH = _rx("each")  # "2025年4-5月月度訂閱額均突破1億": each month's figure, one fact per month
+_MONTH_RANGE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*年\s*(1[0-2]|0?[1-9])\s*月?\s*([-~〜～至到]|和|与|與|及|、)\s*(1[0-2]|0?[1-9])\s*月(?!期)")  # "its market value now stands at": today's, not the listing's  # "the biggest IPO since Uber's in May 2019": that date is another listing's
 # a month without its year ("2 月 5 日", "2月份"); a year-less month in words is read by _PERIOD
 _MONTH_DAY = re.compile(r"(?<![\d年])(1[0-2]|0?[1-9])\s*月\s*(?:\d{1,2}\s*日|份)")
 SEGMENT = "a segment's figure, not the group's"
@@ -626,7 +630,7 @@ def _period_of(m: re.Match[str], published: datetime | None, default: str | None
 
 
 def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc: Doc, si: int,
-              group: list[Amount] | None = None) -> str | None:
+              group: list[Amount] | None = None, subject: str | None = None) -> str | None:
     """The period nearest the figure in its clause, else one before it in its sentence (a period after it in
     another clause is usually a comparison: "..., 较一季度增长67%"), else the story's quarter; 'as-of' marks a
     date the text counts up to ("by December 2025", "截至2025年2月")."""
@@ -658,6 +662,9 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
         if p is None or not re.match(r"\d{4}", p):
             continue
         d = abs(m.start() - rs) + (0 if inside else 200) + (0 if m.start() < rs else 20)
+        if m.end() <= rs and any(o is not a and 0 <= m.start() - ((o.conv_end or o.end) - sent.start) <= 5
+                                 and o.end <= a.start for o in group or []):
+            d += 40  # "raised $3bn in 2019 and $350m in 2017": the date right after another figure is that one's
         if best is None or d < best[0]:
             best = (d, p, m.start())
     period = best[1] if best else None
@@ -668,7 +675,9 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
                 break
     if period is None and first(_THIS_QUARTER, sent.low) is not None and doc.default_quarter:
         period = doc.default_quarter
-    if period is None and kind in ("revenue", "users") and doc.default_quarter and first(
+    # the story's quarter is that of the results it reports: the group's revenue and users, the unit's revenue;
+    # the unit's user counts told beside them ("可灵AI月活超150万") are milestones, not the quarter's figures
+    if period is None and (kind == "revenue" or (kind == "users" and subject != "Kling")) and doc.default_quarter and first(
             _FULL_YEAR, sent.low) is None:
         period = doc.default_quarter
     if period is None and kind in ("round_size", "valuation", "investment") and si > 0:
@@ -859,6 +868,7 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
 
     for si, group in by_sent.items():
         sent = doc.sents[si]
+        first_fact = len(facts)
         cues = cues_of(sent, _ALL_ROLES, [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group
                                           if o.scaled or o.unit != "count" or o.value >= 1000])
         # a prior-period figure ("from $100 million to ...") does not stand between a cue and the new figure
@@ -932,23 +942,62 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 continue
             if kind in ("round_size", "valuation"):
                 round_subject = subject
-            period = period_of(kind, a, sent, clause, doc, si, group)
+            period = period_of(kind, a, sent, clause, doc, si, group, subject)
             status = status_of(kind, sent, clause, period, doc)
             basis = basis_of(kind, role, sent, clause, period, status) if kind in _BASIS_RX or kind == "revenue" \
                 else None
+            if period is None and status == "guidance":
+                prior = _PRIOR_YEAR_AFTER.match(sent.low, re_)
+                year = _YEAR.search(prior.group(0)) if prior is not None else None
+                if year is not None:
+                    period = str(int(year.group(0)) + 1)
             known = listed.get(subject) if listed else None
             on_listing = listing_period(kind, basis, period, sent, doc, known) if known else None
             if on_listing is not None:
                 period = on_listing
                 status = status_of(kind, sent, clause, period, doc)
             period = _dated(kind, basis, status, period, doc)
+            months = _each_month(sent, clause) if period is None or re.fullmatch(r"\d{4}(?:-\d\d)?", period) else []
+            if months and period in (None, months[0][:4], months[0]):
+                period = months[0]
+            else:
+                months = []
             facts.append(Fact(
                 kind=kind, subject=subject, value=a.value, unit=a.unit, value_usd=a.value_usd,
                 qualifier=a.qualifier, range_high=a.range_high, period=period, basis=basis,
                 status=status, stage=stage_of(sent), quote=sent.text.strip(), start=a.start, end=a.end,
                 alt_value=a.alt_value, alt_unit=a.alt_unit,
             ))
+            facts.extend(replace(facts[-1], period=m) for m in months[1:])
+        _valued_in_round(facts, first_fact)
     return dedupe(facts), dropped
+
+
+def _valued_in_round(facts: list[Fact], lo: int) -> None:
+    """An undated valuation set by the dated round its sentence names is that round's ("valued at $28.6bn in
+    its last round, a $3bn series F in December 2019"): facts[lo:] are one sentence's."""
+    rounds = {(f.period, f.status) for f in facts[lo:] if f.kind == "round_size" and f.period is not None}
+    if len(rounds) != 1:
+        return
+    period, status = next(iter(rounds))
+    for i in range(lo, len(facts)):
+        f = facts[i]
+        if f.kind == "valuation" and f.period is None and f.basis in ("private", "implied"):
+            facts[i] = replace(f, period=period, status="historical" if status == "historical" else f.status)
+
+
+def _each_month(sent: Sentence, clause: tuple[int, int]) -> list[str]:
+    """The months of a range or pair the figure's clause gives each the figure ("2025年4-5月…均突破1億",
+    "2025年4月和5月…均"), else []."""
+    low = sent.low[clause[0]:clause[1]]
+    m = _MONTH_RANGE.search(sent.low, max(0, clause[0] - 40), clause[1])
+    if m is None or first(_EACH, low) is None:
+        return []
+    y, lo, hi = int(m.group(1)), int(m.group(2)), int(m.group(4))
+    if lo >= hi:
+        return []
+    months = range(lo, hi + 1) if m.group(3) in "-~〜～至到" else (lo, hi)  # "4-6月": three; "4月和6月": two
+    return [f"{y}-{mon:02d}" for mon in months]
 
 
 def _dated(kind: str, basis: str | None, status: str, period: str | None, doc: Doc) -> str | None:
@@ -959,6 +1008,9 @@ def _dated(kind: str, basis: str | None, status: str, period: str | None, doc: D
         period = period[6:]
     if period and "-Q" in period and basis in ("monthly", "arr"):
         period = None  # a month's revenue or a run rate is not the quarter's
+    if period and ("-Q" in period or "-H" in period) and (
+            kind == "videos_generated" or basis in ("cumulative", "registered", "creators")):
+        period = None  # a running total is dated by a month; a quarter beside it is the report's ("Q3 call")
     if kind in ("round_size", "valuation", "investment") and period and "-Q" in period or (
             kind in ("round_size", "valuation", "investment") and period and "-H" in period):
         period = None
@@ -1007,4 +1059,27 @@ def dedupe(facts: list[Fact]) -> list[Fact]:
             continue
         seen[key] = len(out)
         out.append(f)
+    return _date_repeats(out)
+
+
+def _date_repeats(facts: list[Fact]) -> list[Fact]:
+    """A figure told undated and then again with its date ("ARR passed $100m: in March 2025, Kling's ARR
+    passed $100m") is one claim: the first telling keeps its words and takes the date; the repeat goes.
+    Only when the repeats name a single date (two months' equal figures stay two claims)."""
+    dated: dict[tuple[object, ...], set[str]] = {}
+    for f in facts:
+        if f.period is not None and f.kind != "other":
+            dated.setdefault((f.kind, f.subject, f.unit, round(f.value, 2), f.range_high), set()).add(f.period)
+    if not dated:
+        return facts
+    out: list[Fact] = []
+    taken: set[tuple[object, ...]] = set()
+    for f in facts:
+        key = (f.kind, f.subject, f.unit, round(f.value, 2), f.range_high)
+        periods = dated.get(key)
+        if periods is None or len(periods) != 1 or f.kind == "other":
+            out.append(f)
+        elif key not in taken:
+            taken.add(key)
+            out.append(f if f.period is not None else replace(f, period=next(iter(periods))))
     return out
