@@ -129,6 +129,7 @@ _LISTING = _rx("listing")  # the listing itself: "IPO", "debuted", "上市", "B�
 _LISTING_DAY = _rx("listing_day")  # its first day of trading: a market value then is the listing's
 _SINCE = _rx("since")
 _NOW = _rx("now")
+_TODAY = _rx("today")  # "今(5)日於港交所掛牌", "debuts today": the story is the listing day's
 _PRIOR_YEAR_AFTER = _rx("prior_year_after")  # "预计100-150亿元(2024年为88亿元)": the outlook is for the year after
 _EACH = _rx("each")  # "2025年4-5月月度訂閱額均突破1億": each month's figure, one fact per month
 _MONTH_RANGE = re.compile(
@@ -259,7 +260,10 @@ class Doc:
     published: datetime | None
     default_quarter: str | None  # the one quarter a results story is about, when it names exactly one
     max_year: int | None
+    default_year: str | None = None  # the one year a story names, when it names one and no quarter
     listed: dict[str, bool] = field(default_factory=dict)  # known listing month -> the story dates it
+    known_listings: Mapping[str, str] = field(default_factory=dict)  # entity -> the month it listed
+    before_listing: list[datetime | None] = field(default_factory=list)  # computed once: see _written_before
 
     def sent_index(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
@@ -297,8 +301,13 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
             if p and "-Q" in p:
                 quarters.add(p)
     dq = next(iter(quarters)) if len(quarters) == 1 else None
+    # the one year an undated story names, leaving out another event's record ("the biggest listing since ... in
+    # May 2019") and a comparison ("compared with 2023")
+    own = {y.group(0) for y in _YEAR.finditer(low) if first(_SINCE, low[max(0, y.start() - 80):y.start()]) is None
+           and first(_COMPARISON_PERIOD, low[max(0, y.start() - 20):y.start()]) is None}
+    dy = own.pop() if len(own) == 1 and not quarters and published is None else None
     return Doc(text, low, sents, [s.start for s in sents], mentions, [m.start for m in mentions], published, dq,
-               max(years) if years else None)
+               max(years) if years else None, dy)
 
 
 # ---------------------------------------------------------------- role
@@ -656,7 +665,8 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
         inside = clause[0] <= m.start() < clause[1] or paren_year  # "US$ 220 bilhões (2021)"
         if not inside and m.start() > rs:
             continue
-        p = _period_of(m, doc.published, doc.default_quarter)
+        when = doc.published or (_written_before(doc) if m.group("mon") and not m.group("mony") else None)
+        p = _period_of(m, when, doc.default_quarter)
         if p is not None and re.fullmatch(r"Q[1-4]", p) and doc.max_year:
             p = f"{doc.max_year}-{p}"  # undated story: the latest year it names
         if p is None or not re.match(r"\d{4}", p):
@@ -715,11 +725,34 @@ def _dates_in(sent: Sentence, published: datetime | None) -> Iterator[tuple[int 
         yield y, mon, m.start()
 
 
+def _written_before(doc: Doc) -> datetime | None:
+    """For an undated story about a coming listing the watchlist knows ("plans to raise up to $5bn in an IPO"):
+    the listing's month, which the story was written before; a month it names without a year ("as of July
+    this year", "a settembre") is the last such month before it. None when the story names a later year, or
+    the listing sentence names another watched company (Kuaishou listing Kling AI is another listing)."""
+    if doc.before_listing:
+        return doc.before_listing[0]
+    found: datetime | None = None
+    for entity, month in doc.known_listings.items():
+        if doc.max_year is not None and doc.max_year > int(month[:4]):
+            continue  # a story that names a later year is not from before the listing
+        for sent in doc.sents:
+            named = {m.entity for m in doc.mentions_in(sent.start, sent.end)}
+            if named == {entity} and first(_LISTING, sent.low) is not None and first(_PLANNED, sent.low) is not None:
+                found = datetime(int(month[:4]), int(month[5:7]), 1)
+                break
+        if found is not None:
+            break
+    doc.before_listing.append(found)
+    return found
+
+
 def dates_listing(doc: Doc, known: str) -> bool:
     """Whether the story dates the listing the watchlist knows ("2021-02"): a sentence that names the listing
     names a date that agrees with it, in full ("In February 2021, ... its IPO") or in part ("debuted ... in
-    February of this year", "2 月 5 日开始交易", "listed in 2021"); not a date after "since" (another listing's
-    record). A story that says nothing of when is left undated: the text, not the watchlist, dates a figure."""
+    February of this year", "2 月 5 日开始交易", "listed in 2021", "今(5)日於港交所掛牌": today); not a date after
+    "since" (another listing's record). A story that says nothing of when is left undated: the text, not the
+    watchlist, dates a figure."""
     if known in doc.listed:
         return doc.listed[known]
     ky, km = int(known[:4]), int(known[5:7])
@@ -731,6 +764,10 @@ def dates_listing(doc: Doc, known: str) -> bool:
             continue
         seen.add(si)
         sent = doc.sents[si]
+        if first(_TODAY, doc.low[max(sent.start, h.start() - 15):min(sent.end, h.end() + 15)]) is not None and (
+                doc.published is None or (doc.published.year, doc.published.month) == (ky, km)):
+            found = True  # the story is the listing day's; the watchlist knows which day that was
+            break
         for y, mon, pos in _dates_in(sent, doc.published):
             if y in (None, ky) and mon in (None, km) and (y, mon) != (None, None) and first(
                     _SINCE, sent.low[max(0, pos - 80):pos]) is None:
@@ -854,6 +891,7 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
     extra = _extra_mentions(low, mentions)
     doc = _doc(text, low, tuple(sorted(mentions + extra, key=lambda m: m.start)) if extra else mentions, published,
                amounts)
+    doc.known_listings = listed or {}
     currency = _default_currency(amounts)
     by_sent: dict[int, list[Amount]] = {}
     for a in amounts:
@@ -946,6 +984,10 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
             status = status_of(kind, sent, clause, period, doc)
             basis = basis_of(kind, role, sent, clause, period, status) if kind in _BASIS_RX or kind == "revenue" \
                 else None
+            if period is None and subject != "Kling" and doc.default_year and (
+                    (kind == "revenue" and basis is None) or (kind == "users" and basis in ("dau", "mau"))):
+                period = doc.default_year  # "2024年,快手以1269亿元营收… ▪️月活用户7.36亿": the story's one year
+                basis = basis_of(kind, role, sent, clause, period, status)
             if period is None and status == "guidance":
                 prior = _PRIOR_YEAR_AFTER.match(sent.low, re_)
                 year = _YEAR.search(prior.group(0)) if prior is not None else None
