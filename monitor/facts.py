@@ -673,7 +673,7 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
             continue
         d = abs(m.start() - rs) + (0 if inside else 200) + (0 if m.start() < rs else 20)
         if m.end() <= rs and any(o is not a and 0 <= m.start() - ((o.conv_end or o.end) - sent.start) <= 5
-                                 and o.end <= a.start for o in group or []):
+                                 and o.end <= a.start and (o.scaled or o.unit != "count") for o in group or []):
             d += 40  # "raised $3bn in 2019 and $350m in 2017": the date right after another figure is that one's
         if best is None or d < best[0]:
             best = (d, p, m.start())
@@ -701,6 +701,12 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
         if first(_ASOF, sent.low[max(0, best[2] - 12):best[2] + 1]) is not None:
             period = f"as-of {period}"
     return period
+
+
+def _years(a: Amount) -> bool:
+    """'2024-2025', '2025-2027': a range of years, not a count."""
+    return a.unit == "count" and a.scale == 1.0 and a.range_high is not None and 1900 <= a.value < a.range_high <= 2100 \
+        and a.value.is_integer() and a.range_high.is_integer()
 
 
 def _dates_in(sent: Sentence, published: datetime | None) -> Iterator[tuple[int | None, int | None, int]]:
@@ -885,7 +891,7 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
     """Every fact in the text, and every candidate figure dropped with its reason; `listed` gives the month
     each watched company listed (the watchlist's `ipo`), to complete a listing date the story gives in part."""
     scan = text.translate(FULLWIDTH) if _FULLWIDTH_DIGIT.search(text) else text
-    amounts = scan_amounts(scan)
+    amounts = [a for a in scan_amounts(scan) if not _years(a)]  # "for 2024-2025": years, not a count
     if not amounts:
         return [], []
     extra = _extra_mentions(low, mentions)
@@ -928,7 +934,8 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 found = (noun, rs)
             in_list = prev is not None and _LIST_GAP.match(sent.low, (prev[0].conv_end or prev[0].end) - sent.start, rs)
             if prev is not None and prev[2] is not None and in_list and noun is None and (
-                    prev[0].is_money == a.is_money or (prev[0].is_money and a.scaled)):
+                    prev[0].is_money == a.is_money or (prev[0].is_money and a.scaled)
+                    or (a.is_money and prev[0].scaled and prev[0].unit == "count")):  # "156.5 billion and 171 billion yuan"
                 drop(a, sent, prev[2])  # "forecasts for 2025-2027 of 142.7, 156.5 and 171 billion"
                 last = (a, None, prev[2])
                 continue
