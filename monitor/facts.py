@@ -127,13 +127,13 @@ _COMPARISON_PERIOD = _rx("comparison_period")
 _SINCE_AFTER = _rx("since_after")
 _LISTING = _rx("listing")  # the listing itself: "IPO", "debuted", "上市", "Börsengang"
 _LISTING_DAY = _rx("listing_day")  # its first day of trading: a market value then is the listing's
-_SINCE = _rx("since")
-_NOW = _rx("now")
+_SINCE = _rx("since")  # "the biggest IPO since Uber's in May 2019": that date is another listing's
+_NOW = _rx("now")  # "its market value now stands at": today's, not the listing's
 _TODAY = _rx("today")  # "今(5)日於港交所掛牌", "debuts today": the story is the listing day's
 _PRIOR_YEAR_AFTER = _rx("prior_year_after")  # "预计100-150亿元(2024年为88亿元)": the outlook is for the year after
 _EACH = _rx("each")  # "2025年4-5月月度訂閱額均突破1億": each month's figure, one fact per month
 _MONTH_RANGE = re.compile(
-    r"(?<!\d)((?:19|20)\d\d)\s*年\s*(1[0-2]|0?[1-9])\s*月?\s*([-~〜～至到]|和|与|與|及|、)\s*(1[0-2]|0?[1-9])\s*月(?!期)")  # "its market value now stands at": today's, not the listing's  # "the biggest IPO since Uber's in May 2019": that date is another listing's
+    r"(?<!\d)((?:19|20)\d\d)\s*年\s*(1[0-2]|0?[1-9])\s*月?\s*([-~〜～至到]|和|与|與|及|、)\s*(1[0-2]|0?[1-9])\s*月(?!期)")
 # a month without its year ("2 月 5 日", "2月份"); a year-less month in words is read by _PERIOD
 _MONTH_DAY = re.compile(r"(?<![\d年])(1[0-2]|0?[1-9])\s*月\s*(?:\d{1,2}\s*日|份)")
 SEGMENT = "a segment's figure, not the group's"
@@ -304,8 +304,9 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
     # the one year an undated story names, leaving out another event's record ("the biggest listing since ... in
     # May 2019") and a comparison ("compared with 2023")
     own = {y.group(0) for y in _YEAR.finditer(low) if first(_SINCE, low[max(0, y.start() - 80):y.start()]) is None
-           and first(_COMPARISON_PERIOD, low[max(0, y.start() - 20):y.start()]) is None}
-    dy = own.pop() if len(own) == 1 and not quarters and published is None else None
+           and first(_COMPARISON_PERIOD, low[max(0, y.start() - 20):y.start()]) is None} if (
+        published is None and years and not quarters) else set()
+    dy = own.pop() if len(own) == 1 else None
     return Doc(text, low, sents, [s.start for s in sents], mentions, [m.start for m in mentions], published, dq,
                max(years) if years else None, dy)
 
@@ -1112,19 +1113,19 @@ def dedupe(facts: list[Fact]) -> list[Fact]:
 
 
 def _date_repeats(facts: list[Fact]) -> list[Fact]:
-    """A figure told undated and then again with its date ("ARR passed $100m: in March 2025, Kling's ARR
-    passed $100m") is one claim: the first telling keeps its words and takes the date; the repeat goes.
-    Only when the repeats name a single date (two months' equal figures stay two claims)."""
+    """A figure told undated and then again with its date in the same sentence ("ARR passed $100m: in March
+    2025, Kling's ARR passed $100m") is one claim: the first telling keeps its words and takes the date; the
+    repeat goes. Only when the repeats name a single date (two months' equal figures stay two claims)."""
     dated: dict[tuple[object, ...], set[str]] = {}
     for f in facts:
         if f.period is not None and f.kind != "other":
-            dated.setdefault((f.kind, f.subject, f.unit, round(f.value, 2), f.range_high), set()).add(f.period)
+            dated.setdefault((f.kind, f.subject, f.unit, round(f.value, 2), f.range_high, f.quote), set()).add(f.period)
     if not dated:
         return facts
     out: list[Fact] = []
     taken: set[tuple[object, ...]] = set()
     for f in facts:
-        key = (f.kind, f.subject, f.unit, round(f.value, 2), f.range_high)
+        key = (f.kind, f.subject, f.unit, round(f.value, 2), f.range_high, f.quote)
         periods = dated.get(key)
         if periods is None or len(periods) != 1 or f.kind == "other":
             out.append(f)
