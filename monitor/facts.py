@@ -684,6 +684,9 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
             if first(rx, sent.low[clause[0]:clause[1]]) is not None:
                 period, best = str(doc.published.year + delta), None
                 break
+    if kind == "valuation" and best is not None and best[0] >= 200 and first(
+            _NOW, sent.low[clause[0]:clause[1]]) is not None:
+        period = None  # "which listed in February 2021, now has a market value of ...": today's value
     if period is None and first(_THIS_QUARTER, sent.low) is not None and doc.default_quarter:
         period = doc.default_quarter
     # the story's quarter is that of the results it reports: the group's revenue and users, the unit's revenue;
@@ -795,8 +798,8 @@ def _paragraph(doc: Doc, sent: Sentence) -> str:
 def listing_period(kind: str, basis: str | None, period: str | None, sent: Sentence, doc: Doc,
                    known: str) -> str | None:
     """The known listing month for a figure about the listing that the text dates only in part or in another
-    sentence: its proceeds, its IPO valuation, a market value on its first day of trading (or, in an undated
-    story, one told beside the IPO). None when the figure has its own date, is not the listing's, or the
+    sentence: its proceeds, its IPO valuation, a market value on its first day of trading (in an undated story,
+    told in a paragraph about that day). None when the figure has its own date, is not the listing's, or the
     story does not date the listing."""
     if period is not None:
         return None  # the figure's own date ("in 2021", "Q3 2025") stands
@@ -804,10 +807,10 @@ def listing_period(kind: str, basis: str | None, period: str | None, sent: Sente
         tied = True
     elif kind == "valuation" and basis == "implied":
         tied = first(_BASIS_IPO, sent.low) is not None
-    elif kind == "valuation" and basis == "market_cap":  # "first day of trading"; undated, "IPO" in its paragraph
+    elif kind == "valuation" and basis == "market_cap":  # "first day of trading" in its sentence (undated: paragraph)
         tied = first(_LISTING_DAY, sent.low) is not None or (
             doc.published is None and (doc.max_year is None or doc.max_year <= int(known[:4]))
-            and first(_NOW, sent.low) is None and first(_LISTING, _paragraph(doc, sent)) is not None)
+            and first(_NOW, sent.low) is None and first(_LISTING_DAY, _paragraph(doc, sent)) is not None)
     else:
         tied = False
     if not tied or not dates_listing(doc, known):
