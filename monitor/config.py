@@ -85,6 +85,7 @@ class WatchEntityConfig:
     name: str
     aliases: tuple[str, ...]
     ambiguous: tuple[str, ...] = ()
+    ipo: str | None = None  # "YYYY-MM", the month the company listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ class WatchConfig:
         """The matcher's watchlist; empty sections fall back to the built-in defaults."""
         base = default_watchlist()
         return Watchlist(
-            entities=tuple(WatchEntity(e.name, e.aliases, e.ambiguous) for e in self.entities) or base.entities,
+            entities=tuple(WatchEntity(e.name, e.aliases, e.ambiguous, e.ipo) for e in self.entities) or base.entities,
             context_words=self.context_words or base.context_words,
             cloud_providers=self.cloud_providers or base.cloud_providers,
         )
@@ -454,6 +455,8 @@ def _check(cfg: Config, source: str, errors: list[str]) -> None:
     for i, e in enumerate(cfg.watch.entities):
         if not e.aliases:
             fail(f"watch.entities[{i}].aliases", "must list at least one alias")
+        if e.ipo is not None and not re.fullmatch(r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])", e.ipo):
+            fail(f"watch.entities[{i}].ipo", f"must be a month, YYYY-MM, got {e.ipo!r}")
     _check_zone(cfg.digest.timezone, "digest.timezone", fail)
     if not _HHMM.match(cfg.digest.time):
         fail("digest.time", f"must be HH:MM (24h), got {cfg.digest.time!r}")

@@ -193,7 +193,8 @@ def extract(doc: Document, watch: Watchlist | None = None) -> Extraction:
     if not match.relevant or reseller_host(doc.url, w):
         return Extraction(source=doc.source, relevant=False, entities=())
     ctx = _build_ctx(text, match.mentions, w, doc.published)
-    facts, dropped = find_facts(text, ctx.low, match.mentions, doc.published)
+    facts, dropped = find_facts(text, ctx.low, match.mentions, doc.published,
+                                {e.name: e.ipo for e in w.entities if e.ipo})
     investors = names.investors(ctx, ctx.wre.alias_names)
     clouds = names.cloud_partners(ctx, w.cloud_providers, doc.url)
     product_moves = moves.product_moves(ctx)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from monitor import rules
@@ -124,6 +125,17 @@ _PERIOD_WORD = _rx("period_word")
 _RELATIVE_YEAR = [(-1, _rx("last_year")), (0, _rx("this_year")), (1, _rx("next_year"))]
 _COMPARISON_PERIOD = _rx("comparison_period")
 _SINCE_AFTER = _rx("since_after")
+_LISTING = _rx("listing")  # the listing itself: "IPO", "debuted", "上市", "Börsengang"
+_LISTING_DAY = _rx("listing_day")  # its first day of trading: a market value then is the listing's
+_SINCE = _rx("since")  # "the biggest IPO since Uber's in May 2019": that date is another listing's
+_NOW = _rx("now")  # "its market value now stands at": today's, not the listing's
+_TODAY = _rx("today")  # "今(5)日於港交所掛牌", "debuts today": the story is the listing day's
+_PRIOR_YEAR_AFTER = _rx("prior_year_after")  # "预计100-150亿元(2024年为88亿元)": the outlook is for the year after
+_EACH = _rx("each")  # "2025年4-5月月度訂閱額均突破1億": each month's figure, one fact per month
+_MONTH_RANGE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)\s*年\s*(1[0-2]|0?[1-9])\s*月?\s*([-~〜～至到]|和|与|與|及|、)\s*(1[0-2]|0?[1-9])\s*月(?!期)")
+# a month without its year ("2 月 5 日", "2月份"); a year-less month in words is read by _PERIOD
+_MONTH_DAY = re.compile(r"(?<![\d年])(1[0-2]|0?[1-9])\s*月\s*(?:\d{1,2}\s*日|份)")
 SEGMENT = "a segment's figure, not the group's"
 _LIST_REASONS = frozenset({"an analyst estimate", "a prior-period comparative", "a target price"})
 _STAGES = [(name, _rx(f"stage_{name}")) for name in ("closed", "signed", "filed", "committed")]
@@ -132,6 +144,7 @@ _MAY = re.compile(r"\bmay\b")  # lower-case only: "May 2025" is a month, "may be
 # The period grammar is shared; the words it is made of come from the language files.
 _ORD = rules.table("facts", "ordinals")  # first -> 1, 第三 -> 3, 次 -> 2 ...
 _MONTHS = rules.table("facts", "months")  # march -> 3, 3月 -> 3 ...
+_MONTH_AFTER_DAY = re.compile("(?:" + "|".join(re.escape(k) for k in sorted(_MONTHS, key=len, reverse=True)) + r")\b")
 _ORD_ALT = "|".join(re.escape(k) for k in sorted(_ORD, key=len, reverse=True))
 _MONTH_ALT = "|".join(re.escape(k) for k in sorted(_MONTHS, key=len, reverse=True))
 _Q_WORD = rules.alternation("facts", "quarter_word")
@@ -204,6 +217,8 @@ def segment(text: str, low: str) -> list[Sentence]:
             nxt = text[m.end():m.end() + 1]
             if w in _ABBREV or (len(w) == 1 and w.isalpha()) or (nxt and nxt.islower()):
                 continue
+            if w.isdigit() and len(w) <= 2 and _MONTH_AFTER_DAY.match(low, m.end()):
+                continue  # "am 5. Februar": a German date, not a sentence's end
         end = m.start() + len(tok.rstrip()) if tok[0] in ".!?。！？" else m.start()
         if text[start:end].strip():
             out.append(Sentence(start, end, text[start:end], low[start:end]))
@@ -245,6 +260,10 @@ class Doc:
     published: datetime | None
     default_quarter: str | None  # the one quarter a results story is about, when it names exactly one
     max_year: int | None
+    default_year: str | None = None  # the one year a story names, when it names one and no quarter
+    listed: dict[str, bool] = field(default_factory=dict)  # known listing month -> the story dates it
+    known_listings: Mapping[str, str] = field(default_factory=dict)  # entity -> the month it listed
+    before_listing: list[datetime | None] = field(default_factory=list)  # computed once: see _written_before
 
     def sent_index(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self.starts, pos) - 1)
@@ -265,12 +284,16 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
     for q in _QUARTER_WITH_YEAR.finditer(head):
         if head[q.end():q.end() + 1] == "e":
             continue  # "3Q25E": an analyst's estimate period, not the story's quarter
+        if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
+            continue  # "compared with Q1 2025", "較首季的": the quarter a figure is compared with
         m = _PERIOD.match(head, q.start())
         p = _period_of(m, published, None) if m else None
         if p and "-Q" in p:
             quarters.add(p)
     if not quarters:
         for q in _BARE_QUARTER.finditer(head):
+            if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
+                continue
             m = _PERIOD.match(head, q.start())
             p = _period_of(m, published, None) if m else None
             if p and re.fullmatch(r"Q[1-4]", p) and years:
@@ -278,8 +301,14 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
             if p and "-Q" in p:
                 quarters.add(p)
     dq = next(iter(quarters)) if len(quarters) == 1 else None
+    # the one year an undated story names, leaving out another event's record ("the biggest listing since ... in
+    # May 2019") and a comparison ("compared with 2023")
+    own = {y.group(0) for y in _YEAR.finditer(low) if first(_SINCE, low[max(0, y.start() - 80):y.start()]) is None
+           and first(_COMPARISON_PERIOD, low[max(0, y.start() - 20):y.start()]) is None} if (
+        published is None and years and not quarters) else set()
+    dy = own.pop() if len(own) == 1 else None
     return Doc(text, low, sents, [s.start for s in sents], mentions, [m.start for m in mentions], published, dq,
-               max(years) if years else None)
+               max(years) if years else None, dy)
 
 
 # ---------------------------------------------------------------- role
@@ -611,7 +640,7 @@ def _period_of(m: re.Match[str], published: datetime | None, default: str | None
 
 
 def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc: Doc, si: int,
-              group: list[Amount] | None = None) -> str | None:
+              group: list[Amount] | None = None, subject: str | None = None) -> str | None:
     """The period nearest the figure in its clause, else one before it in its sentence (a period after it in
     another clause is usually a comparison: "..., 较一季度增长67%"), else the story's quarter; 'as-of' marks a
     date the text counts up to ("by December 2025", "截至2025年2月")."""
@@ -637,12 +666,16 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
         inside = clause[0] <= m.start() < clause[1] or paren_year  # "US$ 220 bilhões (2021)"
         if not inside and m.start() > rs:
             continue
-        p = _period_of(m, doc.published, doc.default_quarter)
+        when = doc.published or (_written_before(doc) if m.group("mon") and not m.group("mony") else None)
+        p = _period_of(m, when, doc.default_quarter)
         if p is not None and re.fullmatch(r"Q[1-4]", p) and doc.max_year:
             p = f"{doc.max_year}-{p}"  # undated story: the latest year it names
         if p is None or not re.match(r"\d{4}", p):
             continue
         d = abs(m.start() - rs) + (0 if inside else 200) + (0 if m.start() < rs else 20)
+        if m.end() <= rs and any(o is not a and 0 <= m.start() - ((o.conv_end or o.end) - sent.start) <= 5
+                                 and o.end <= a.start and (o.scaled or o.unit != "count") for o in group or []):
+            d += 40  # "raised $3bn in 2019 and $350m in 2017": the date right after another figure is that one's
         if best is None or d < best[0]:
             best = (d, p, m.start())
     period = best[1] if best else None
@@ -651,9 +684,14 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
             if first(rx, sent.low[clause[0]:clause[1]]) is not None:
                 period, best = str(doc.published.year + delta), None
                 break
+    if kind == "valuation" and best is not None and best[0] >= 200 and first(
+            _NOW, sent.low[clause[0]:clause[1]]) is not None:
+        period = None  # "which listed in February 2021, now has a market value of ...": today's value
     if period is None and first(_THIS_QUARTER, sent.low) is not None and doc.default_quarter:
         period = doc.default_quarter
-    if period is None and kind in ("revenue", "users") and doc.default_quarter and first(
+    # the story's quarter is that of the results it reports: the group's revenue and users, the unit's revenue;
+    # the unit's user counts told beside them ("可灵AI月活超150万") are milestones, not the quarter's figures
+    if period is None and (kind == "revenue" or (kind == "users" and subject != "Kling")) and doc.default_quarter and first(
             _FULL_YEAR, sent.low) is None:
         period = doc.default_quarter
     if period is None and kind in ("round_size", "valuation", "investment") and si > 0:
@@ -667,6 +705,117 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
         if first(_ASOF, sent.low[max(0, best[2] - 12):best[2] + 1]) is not None:
             period = f"as-of {period}"
     return period
+
+
+def _years(a: Amount) -> bool:
+    """'2024-2025', '2025-2027': a range of years, not a count."""
+    return a.unit == "count" and a.scale == 1.0 and a.range_high is not None and 1900 <= a.value < a.range_high <= 2100 \
+        and a.value.is_integer() and a.range_high.is_integer()
+
+
+def _dates_in(sent: Sentence, published: datetime | None) -> Iterator[tuple[int | None, int | None, int]]:
+    """(year, month, offset) of each calendar date a sentence names, either part possibly missing
+    (a year-less month is the story's year when it is dated)."""
+    for m in _PERIOD.finditer(sent.low):
+        g = m.groupdict()
+        if g["my"]:
+            yield int(g["my"]), int(g["mm"]), m.start()
+        elif g["mon"]:
+            mon = _MONTHS.get(g["mon"])
+            if isinstance(mon, int):
+                y = int(g["mony"]) if g["mony"] else None
+                if y is None and published is not None:
+                    y = published.year if mon <= published.month else published.year - 1
+                yield y, mon, m.start()
+        elif g["cy"] or g["y"]:
+            yield int(g["cy"] or g["y"]), None, m.start()
+    for m in _MONTH_DAY.finditer(sent.low):
+        mon = int(m.group(1))
+        y = None if published is None else published.year if mon <= published.month else published.year - 1
+        yield y, mon, m.start()
+
+
+def _written_before(doc: Doc) -> datetime | None:
+    """For an undated story about a coming listing the watchlist knows ("plans to raise up to $5bn in an IPO"):
+    the listing's month, which the story was written before; a month it names without a year ("as of July
+    this year", "a settembre") is the last such month before it. None when the story names a later year, or
+    the listing sentence names another watched company (Kuaishou listing Kling AI is another listing)."""
+    if doc.before_listing:
+        return doc.before_listing[0]
+    found: datetime | None = None
+    for entity, month in doc.known_listings.items():
+        if doc.max_year is not None and doc.max_year > int(month[:4]):
+            continue  # a story that names a later year is not from before the listing
+        for sent in doc.sents:
+            named = {m.entity for m in doc.mentions_in(sent.start, sent.end)}
+            if named == {entity} and first(_LISTING, sent.low) is not None and first(_PLANNED, sent.low) is not None:
+                found = datetime(int(month[:4]), int(month[5:7]), 1)
+                break
+        if found is not None:
+            break
+    doc.before_listing.append(found)
+    return found
+
+
+def dates_listing(doc: Doc, known: str) -> bool:
+    """Whether the story dates the listing the watchlist knows ("2021-02"): a sentence that names the listing
+    names a date that agrees with it, in full ("In February 2021, ... its IPO") or in part ("debuted ... in
+    February of this year", "2 月 5 日开始交易", "listed in 2021", "今(5)日於港交所掛牌": today); not a date after
+    "since" (another listing's record). A story that says nothing of when is left undated: the text, not the
+    watchlist, dates a figure."""
+    if known in doc.listed:
+        return doc.listed[known]
+    ky, km = int(known[:4]), int(known[5:7])
+    found = False
+    seen: set[int] = set()
+    for h in hits(_LISTING, doc.low):
+        si = doc.sent_index(h.start())
+        if si in seen:
+            continue
+        seen.add(si)
+        sent = doc.sents[si]
+        if first(_TODAY, doc.low[max(sent.start, h.start() - 15):min(sent.end, h.end() + 15)]) is not None and (
+                doc.published is None or (doc.published.year, doc.published.month) == (ky, km)):
+            found = True  # the story is the listing day's; the watchlist knows which day that was
+            break
+        for y, mon, pos in _dates_in(sent, doc.published):
+            if y in (None, ky) and mon in (None, km) and (y, mon) != (None, None) and first(
+                    _SINCE, sent.low[max(0, pos - 80):pos]) is None:
+                found = True
+                break
+        if found:
+            break
+    doc.listed[known] = found
+    return found
+
+
+def _paragraph(doc: Doc, sent: Sentence) -> str:
+    """The lower-cased paragraph (between line breaks) that holds a sentence."""
+    end = doc.low.find("\n", sent.end)
+    return doc.low[doc.low.rfind("\n", 0, sent.start) + 1:len(doc.low) if end < 0 else end]
+
+
+def listing_period(kind: str, basis: str | None, period: str | None, sent: Sentence, doc: Doc,
+                   known: str) -> str | None:
+    """The known listing month for a figure about the listing that the text dates only in part or in another
+    sentence: its proceeds, its IPO valuation, a market value on its first day of trading (in an undated story,
+    told in a paragraph about that day). None when the figure has its own date, is not the listing's, or the
+    story does not date the listing."""
+    if period is not None:
+        return None  # the figure's own date ("in 2021", "Q3 2025") stands
+    if kind == "round_size" and basis == "ipo":
+        tied = True
+    elif kind == "valuation" and basis == "implied":
+        tied = first(_BASIS_IPO, sent.low) is not None
+    elif kind == "valuation" and basis == "market_cap":  # "first day of trading" in its sentence (undated: paragraph)
+        tied = first(_LISTING_DAY, sent.low) is not None or (
+            doc.published is None and (doc.max_year is None or doc.max_year <= int(known[:4]))
+            and first(_NOW, sent.low) is None and first(_LISTING_DAY, _paragraph(doc, sent)) is not None)
+    else:
+        tied = False
+    if not tied or not dates_listing(doc, known):
+        return None
+    return f"as-of {known}" if basis == "market_cap" else known
 
 
 # ---------------------------------------------------------------- status
@@ -741,16 +890,18 @@ _LIST_GAP = re.compile(r"\s*(?:[,，、/;；]|\band\b|和|及|与|與|\s)*\s*$")
 _MONEY_KINDS = frozenset({"revenue", "capex", "valuation", "round_size", "investment"})
 
 
-def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None
-               ) -> tuple[list[Fact], list[Dropped]]:
-    """Every fact in the text, and every candidate figure dropped with its reason."""
+def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None,
+               listed: Mapping[str, str] | None = None) -> tuple[list[Fact], list[Dropped]]:
+    """Every fact in the text, and every candidate figure dropped with its reason; `listed` gives the month
+    each watched company listed (the watchlist's `ipo`), to complete a listing date the story gives in part."""
     scan = text.translate(FULLWIDTH) if _FULLWIDTH_DIGIT.search(text) else text
-    amounts = scan_amounts(scan)
+    amounts = [a for a in scan_amounts(scan) if not _years(a)]  # "for 2024-2025": years, not a count
     if not amounts:
         return [], []
     extra = _extra_mentions(low, mentions)
     doc = _doc(text, low, tuple(sorted(mentions + extra, key=lambda m: m.start)) if extra else mentions, published,
                amounts)
+    doc.known_listings = listed or {}
     currency = _default_currency(amounts)
     by_sent: dict[int, list[Amount]] = {}
     for a in amounts:
@@ -765,6 +916,7 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
 
     for si, group in by_sent.items():
         sent = doc.sents[si]
+        first_fact = len(facts)
         cues = cues_of(sent, _ALL_ROLES, [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group
                                           if o.scaled or o.unit != "count" or o.value >= 1000])
         # a prior-period figure ("from $100 million to ...") does not stand between a cue and the new figure
@@ -786,7 +938,8 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 found = (noun, rs)
             in_list = prev is not None and _LIST_GAP.match(sent.low, (prev[0].conv_end or prev[0].end) - sent.start, rs)
             if prev is not None and prev[2] is not None and in_list and noun is None and (
-                    prev[0].is_money == a.is_money or (prev[0].is_money and a.scaled)):
+                    prev[0].is_money == a.is_money or (prev[0].is_money and a.scaled)
+                    or (a.is_money and prev[0].scaled and prev[0].unit == "count")):  # "156.5 billion and 171 billion yuan"
                 drop(a, sent, prev[2])  # "forecasts for 2025-2027 of 142.7, 156.5 and 171 billion"
                 last = (a, None, prev[2])
                 continue
@@ -838,18 +991,66 @@ def find_facts(text: str, low: str, mentions: tuple[Mention, ...], published: da
                 continue
             if kind in ("round_size", "valuation"):
                 round_subject = subject
-            period = period_of(kind, a, sent, clause, doc, si, group)
+            period = period_of(kind, a, sent, clause, doc, si, group, subject)
             status = status_of(kind, sent, clause, period, doc)
             basis = basis_of(kind, role, sent, clause, period, status) if kind in _BASIS_RX or kind == "revenue" \
                 else None
+            if period is None and subject != "Kling" and doc.default_year and (
+                    (kind == "revenue" and basis is None) or (kind == "users" and basis in ("dau", "mau"))):
+                period = doc.default_year  # "2024年,快手以1269亿元营收… ▪️月活用户7.36亿": the story's one year
+                basis = basis_of(kind, role, sent, clause, period, status)
+            if period is None and status == "guidance":
+                prior = _PRIOR_YEAR_AFTER.match(sent.low, re_)
+                year = _YEAR.search(prior.group(0)) if prior is not None else None
+                if year is not None:
+                    period = str(int(year.group(0)) + 1)
+            known = listed.get(subject) if listed else None
+            on_listing = listing_period(kind, basis, period, sent, doc, known) if known else None
+            if on_listing is not None:
+                period = on_listing
+                status = status_of(kind, sent, clause, period, doc)
             period = _dated(kind, basis, status, period, doc)
+            months = _each_month(sent, clause) if period is None or re.fullmatch(r"\d{4}(?:-\d\d)?", period) else []
+            if months and period in (None, months[0][:4], months[0]):
+                period = months[0]
+            else:
+                months = []
             facts.append(Fact(
                 kind=kind, subject=subject, value=a.value, unit=a.unit, value_usd=a.value_usd,
                 qualifier=a.qualifier, range_high=a.range_high, period=period, basis=basis,
                 status=status, stage=stage_of(sent), quote=sent.text.strip(), start=a.start, end=a.end,
                 alt_value=a.alt_value, alt_unit=a.alt_unit,
             ))
+            facts.extend(replace(facts[-1], period=m) for m in months[1:])
+        _valued_in_round(facts, first_fact)
     return dedupe(facts), dropped
+
+
+def _valued_in_round(facts: list[Fact], lo: int) -> None:
+    """An undated valuation set by the dated round its sentence names is that round's ("valued at $28.6bn in
+    its last round, a $3bn series F in December 2019"): facts[lo:] are one sentence's."""
+    rounds = {(f.period, f.status) for f in facts[lo:] if f.kind == "round_size" and f.period is not None}
+    if len(rounds) != 1:
+        return
+    period, status = next(iter(rounds))
+    for i in range(lo, len(facts)):
+        f = facts[i]
+        if f.kind == "valuation" and f.period is None and f.basis in ("private", "implied"):
+            facts[i] = replace(f, period=period, status="historical" if status == "historical" else f.status)
+
+
+def _each_month(sent: Sentence, clause: tuple[int, int]) -> list[str]:
+    """The months of a range or pair the figure's clause gives each the figure ("2025年4-5月…均突破1億",
+    "2025年4月和5月…均"), else []."""
+    low = sent.low[clause[0]:clause[1]]
+    m = _MONTH_RANGE.search(sent.low, max(0, clause[0] - 40), clause[1])
+    if m is None or first(_EACH, low) is None:
+        return []
+    y, lo, hi = int(m.group(1)), int(m.group(2)), int(m.group(4))
+    if lo >= hi:
+        return []
+    months = range(lo, hi + 1) if m.group(3) in "-~〜～至到" else (lo, hi)  # "4-6月": three; "4月和6月": two
+    return [f"{y}-{mon:02d}" for mon in months]
 
 
 def _dated(kind: str, basis: str | None, status: str, period: str | None, doc: Doc) -> str | None:
@@ -860,6 +1061,9 @@ def _dated(kind: str, basis: str | None, status: str, period: str | None, doc: D
         period = period[6:]
     if period and "-Q" in period and basis in ("monthly", "arr"):
         period = None  # a month's revenue or a run rate is not the quarter's
+    if period and ("-Q" in period or "-H" in period) and (
+            kind == "videos_generated" or basis in ("cumulative", "registered", "creators")):
+        period = None  # a running total is dated by a month; a quarter beside it is the report's ("Q3 call")
     if kind in ("round_size", "valuation", "investment") and period and "-Q" in period or (
             kind in ("round_size", "valuation", "investment") and period and "-H" in period):
         period = None
@@ -908,4 +1112,27 @@ def dedupe(facts: list[Fact]) -> list[Fact]:
             continue
         seen[key] = len(out)
         out.append(f)
+    return _date_repeats(out)
+
+
+def _date_repeats(facts: list[Fact]) -> list[Fact]:
+    """A figure told undated and then again with its date in the same sentence ("ARR passed $100m: in March
+    2025, Kling's ARR passed $100m") is one claim: the first telling keeps its words and takes the date; the
+    repeat goes. Only when the repeats name a single date (two months' equal figures stay two claims)."""
+    dated: dict[tuple[object, ...], set[str]] = {}
+    for f in facts:
+        if f.period is not None and f.kind != "other":
+            dated.setdefault((f.kind, f.subject, f.unit, round(f.value, 2), f.range_high, f.quote), set()).add(f.period)
+    if not dated:
+        return facts
+    out: list[Fact] = []
+    taken: set[tuple[object, ...]] = set()
+    for f in facts:
+        key = (f.kind, f.subject, f.unit, round(f.value, 2), f.range_high, f.quote)
+        periods = dated.get(key)
+        if periods is None or len(periods) != 1 or f.kind == "other":
+            out.append(f)
+        elif key not in taken:
+            taken.add(key)
+            out.append(f if f.period is not None else replace(f, period=next(iter(periods))))
     return out

@@ -28,6 +28,7 @@ class WatchEntity:
     name: str  # "Kling" / "Kuaishou"
     aliases: tuple[str, ...]  # all aliases, English and Chinese, tickers
     ambiguous: tuple[str, ...] = ()  # aliases that count only with context (e.g. "Kling")
+    ipo: str | None = None  # the month it listed ("2021-02"): completes a listing date a story gives in part
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ def default_watchlist() -> Watchlist:
                 ("Kuaishou", "Kuaishou Technology", "Kwai", "快手", "快手科技", "1024.HK", "01024", "HKEX: 1024",
                  "HKG: 1024", "콰이쇼우", "콰이서우", "콰이셔우", "クアイショウ"),
                 ambiguous=("Kwai",),
+                ipo="2021-02",  # Hong Kong, 5 February 2021
             ),
         ),
         context_words=tuple(rules.words("names", "context_words")),  # monitor/rules/*.toml

@@ -61,6 +61,8 @@ def test_missing_required_key(tmp_path: Path) -> None:
         ('[fetch]\nmin_interval = 900\nmax_interval = 60\n', r"fetch\.min_interval: must not exceed"),
         ("[store\npath = 1", r"not valid TOML"),
         ("watch = 3\n", r"watch: expected a table, got an integer"),
+        ('[[watch.entities]]\nname = "K"\naliases = ["K"]\nipo = "Feb 2021"\n',
+         r"watch\.entities\[0\]\.ipo: must be a month, YYYY-MM, got 'Feb 2021'"),
     ],
 )
 def test_invalid_values_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -96,9 +98,9 @@ def test_secrets_come_from_the_environment_or_a_file(tmp_path: Path, monkeypatch
 
 
 def test_watch_section_builds_the_watchlist(tmp_path: Path) -> None:
-    p = write(tmp_path, '[[watch.entities]]\nname = "Kling"\naliases = ["Kling AI", "可灵"]\n')
+    p = write(tmp_path, '[[watch.entities]]\nname = "Kling"\naliases = ["Kling AI", "可灵"]\nipo = "2027-03"\n')
     wl = load_config(p).watch.watchlist()
-    assert [(e.name, e.aliases) for e in wl.entities] == [("Kling", ("Kling AI", "可灵"))]
+    assert [(e.name, e.aliases, e.ipo) for e in wl.entities] == [("Kling", ("Kling AI", "可灵"), "2027-03")]
     assert wl.cloud_providers  # falls back to the built-in provider list
 
 

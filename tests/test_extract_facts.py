@@ -97,3 +97,17 @@ def test_cli_explain_lists_dropped_candidates(tmp_path: Path, capsys: pytest.Cap
     assert {k: v for k, v in explained.items() if k != "dropped"} == plain
     assert [(d["value"], d["reason"]) for d in explained["dropped"]] == [
         (6.7e7, "a prior-period comparative"), (84.0, "a target price")]
+
+
+def test_listing_month_comes_from_the_watchlist() -> None:
+    """The listing's year comes from the watchlist's `ipo`, not from the rules: without it a story that
+    says 'February of this year' leaves the IPO undated."""
+    from dataclasses import replace
+
+    from monitor.match import default_watchlist
+
+    text = "When it debuted on the stock exchange of Hong Kong in February of this year, Kuaishou raised 5.4 billion dollars."
+    base = default_watchlist()
+    unknown = replace(base, entities=tuple(replace(e, ipo=None) for e in base.entities))
+    assert [f.period for f in extract(Document(source="t", title="", text=text), base).facts] == ["2021-02"]
+    assert [f.period for f in extract(Document(source="t", title="", text=text), unknown).facts] == [None]
