@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from monitor import rules
 from monitor.models import Fact, Match, Mention, ProductMove
-from monitor.names import trie_alternation
+from monitor.rules.patterns import trie_alternation
 
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # any CJK/Hangul character
 

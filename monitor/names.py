@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from monitor import rules
+from monitor.rules.patterns import head as _head
+from monitor.rules.patterns import trie_alternation
 
 if TYPE_CHECKING:
     from monitor.models import Mention
@@ -156,37 +158,6 @@ def expand(entry: str, budget: int = 64) -> list[str]:
     heads = ([""] if rest[:1] == "?" else []) + alts
     rest = rest[1:] if rest[:1] == "?" else rest
     return [x for h in heads for x in expand(h + rest, budget // max(1, len(heads)))]
-
-
-_META = set(".^$*+?{}[]()|\\")
-
-
-def _head(branch: str) -> tuple[str, str]:
-    """('launch', '(?:ed|es)') for 'launch(?:ed|es)': the literal characters a branch starts with."""
-    i = 0
-    while i < len(branch) and branch[i] not in _META:
-        i += 1
-    if i < len(branch) and branch[i] in "*+?{" and i > 0:
-        i -= 1  # 'prices?': the 's' is optional, not part of the head
-    return branch[:i], branch[i:]
-
-
-def trie_alternation(branches: list[str]) -> str:
-    """One alternation of `branches` with shared literal heads merged; longer literal continuations first."""
-    root: dict[str, Any] = {}
-    for b in dict.fromkeys(branches):
-        head, rest = _head(b)
-        node = root
-        for ch in head:
-            node = node.setdefault(ch, {})
-        node.setdefault("", []).append(rest)
-
-    def emit(node: dict[str, Any]) -> str:
-        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
-        alts += sorted(node.get("", []), key=len, reverse=True)
-        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-
-    return emit(root)
 
 
 def cue_pattern(section: str, concept: str, langs: tuple[str, ...] | None = None) -> str:

@@ -15,6 +15,7 @@ import pytest
 from shared import shared_path
 
 from monitor import names, rules
+from monitor.rules import patterns
 
 DEVSET = shared_path("devset", "articles.jsonl")
 DATA = Path(__file__).parent / "data" / "names"
@@ -44,7 +45,7 @@ def test_split_alts_respects_groups_and_classes() -> None:
 
 
 def test_trie_merges_heads() -> None:
-    pat = names.trie_alternation(["launch(?:ed|es)", "leads", "led", "x"])
+    pat = patterns.trie_alternation(["launch(?:ed|es)", "leads", "led", "x"])
     assert pat.startswith("(?:l(?:")
     rx = re.compile(pat)
     for word in ("launched", "launches", "leads", "led", "x"):

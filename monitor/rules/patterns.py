@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 
 def strip_leading_b(p: str) -> str:
@@ -176,3 +177,34 @@ def lower_same_length(text: str) -> str:
     if len(low) == len(text):
         return low
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+_META = set(".^$*+?{}[]()|\\")
+
+
+def head(branch: str) -> tuple[str, str]:
+    """('launch', '(?:ed|es)') for 'launch(?:ed|es)': the literal characters a branch starts with."""
+    i = 0
+    while i < len(branch) and branch[i] not in _META:
+        i += 1
+    if i < len(branch) and branch[i] in "*+?{" and i > 0:
+        i -= 1  # 'prices?': the 's' is optional, not part of the head
+    return branch[:i], branch[i:]
+
+
+def trie_alternation(branches: list[str]) -> str:
+    """One alternation of `branches` with shared literal heads merged; longer literal continuations first."""
+    root: dict[str, Any] = {}
+    for b in dict.fromkeys(branches):
+        head_, rest = head(b)
+        node = root
+        for ch in head_:
+            node = node.setdefault(ch, {})
+        node.setdefault("", []).append(rest)
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        alts += sorted(node.get("", []), key=len, reverse=True)
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return emit(root)
