@@ -618,6 +618,10 @@ def _drain(store: Store, cfg: Config, *, now: datetime | None,
                 # a low-severity reply whose claim never had a Slack thread: the digest carries it
                 store.outbox_mark_sent(row["id"], remote_id=None, now=now, note="no thread: digest only")
                 continue
+            if row["transport"] == "slack" and slack_muted(store, msg.event, now):
+                # muted after it was queued (held for quiet hours, waiting to retry): the digest carries it
+                store.outbox_mark_sent(row["id"], remote_id=None, now=now, note="muted: digest only")
+                continue
             store.outbox_mark_sending(row["id"], now)  # committed before the send
             attempts = row["attempts"] + 1
             try:

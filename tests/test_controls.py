@@ -131,3 +131,28 @@ def test_outbox_retry_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert {r["attempts"] for r in store.outbox_rows() if r["id"] in slack_ids[:2]} == {0}
     assert main(["-c", str(cfg_path), "outbox", "retry"]) == 2  # neither an ID nor --all
     assert main(["-c", str(cfg_path), "outbox", "retry", "1", "--all"]) == 2
+
+
+def test_a_mute_also_holds_back_slack_alerts_queued_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slackserver import TOKEN, SlackServer
+
+    from monitor.notify import build_transports, drain
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    cfg_path = tmp_path / "m.toml"
+    cfg_path.write_text('[store]\npath = "m.db"\n', encoding="utf-8")
+    now = datetime.now(UTC)
+    events = [_event("k-kling-fig", "Kling"), _event("k-kuai-fig", "Kuaishou")]
+    with SlackServer() as slack:
+        cfg = Config(console=ConsoleConfig(enabled=False),
+                     slack=SlackConfig(enabled=True, min_severity=1, base_url=slack.base_url, channel="#k"))
+        with Store(tmp_path / "m.db") as store:  # queued while nothing was muted (held for quiet hours, say)
+            for ev in events:
+                store.insert_event(key=ev.key, type=ev.type, subject=ev.subject, kind=None,
+                                   severity=ev.severity, payload=ev.to_dict(), doc=None, created=now)
+            assert enqueue(store, events, cfg, now=now) == 2
+        assert main(["-c", str(cfg_path), "mute", "--entity", "Kling", "--for", "6h"]) == 0
+        with Store(tmp_path / "m.db") as store:
+            summary = drain(store, cfg, now=now, transports=dict(build_transports(cfg)))
+            assert summary.sent == 1 and len(slack.messages) == 1  # only Kuaishou's went out
+            assert {r["status"] for r in store.outbox_rows()} == {"sent"}  # none left to go out later
