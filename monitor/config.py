@@ -447,6 +447,10 @@ def _check(cfg: Config, source: str, errors: list[str]) -> None:
         fail("fetch.max_entry_age", "must be 0 (every entry may alert) or a number of seconds")
     if fc.parse_workers < -1:
         fail("fetch.parse_workers", "must be -1 (auto), 0 (in-process) or a number of processes")
+    if any(d < 60 for d in fc.recheck_after):
+        fail("fetch.recheck_after", "each re-check delay must be at least 60 seconds")
+    if fc.recheck_window < 0:
+        fail("fetch.recheck_window", "must be 0 (no scheduled re-checks) or a number of seconds")
     if fc.min_interval > fc.max_interval:
         fail("fetch.min_interval", "must not exceed fetch.max_interval")
     for key in ("connect_timeout", "read_timeout", "total_timeout"):

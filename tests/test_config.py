@@ -59,6 +59,8 @@ def test_missing_required_key(tmp_path: Path) -> None:
         ('[[feeds]]\nname = "a"\nurl = "ftp://x/y"\n', r"feeds\[0\]\.url: must be an http\(s\) URL"),
         ('[email]\nenabled = true\n', r"email\.recipients: must list at least one address"),
         ('[fetch]\nmin_interval = 900\nmax_interval = 60\n', r"fetch\.min_interval: must not exceed"),
+        ('[fetch]\nrecheck_after = [900, 0]\n', r"fetch\.recheck_after: each re-check delay must be at least 60"),
+        ('[fetch]\nrecheck_window = -1\n', r"fetch\.recheck_window: must be 0"),
         ("[store\npath = 1", r"not valid TOML"),
         ("watch = 3\n", r"watch: expected a table, got an integer"),
         ('[[watch.entities]]\nname = "K"\naliases = ["K"]\nipo = "Feb 2021"\n',
