@@ -800,9 +800,9 @@ class Store:
             params.append(iso(since))
         if relevant_only:
             where.append("relevant = 1")
-        if feed:
-            where.append("feed = ?")
-            params.append(feed)
+        if feed:  # every article the feed carries, including those another feed brought first
+            where.append("(feed = ? OR id IN (SELECT entry_id FROM entry_feeds WHERE feed = ?))")
+            params += [feed, feed]
         params.append(limit)
         return self.query(
             "SELECT id, url, feed, guid, title, summary, published, published_from_fetch, updated, author,"

@@ -142,6 +142,10 @@ def test_one_entry_per_article_whichever_feeds_carry_it() -> None:
         assert row["version"] == 1 and store.entry_versions(row["id"]) == []
         assert {(f["feed"], f["guid"], f["summary"]) for f in store.entry_feeds(row["id"])} == {
             ("outlet", "n-1", "Outlet teaser"), ("aggregator", "agg-9", "Aggregator teaser")}
+        # `entries list --feed` shows the article under each feed that carries it
+        assert [r["id"] for r in store.list_entries(feed="outlet")] == [row["id"]]
+        assert [r["id"] for r in store.list_entries(feed="aggregator")] == [row["id"]]
+        assert store.list_entries(feed="elsewhere") == []
         # the feed that brought the entry changes its content: a new version; the other feed's change is not
         with store.atomic():
             (upd,) = store.store_entries([dataclasses.replace(aggregator, summary="Aggregator teaser v2")],
