@@ -828,9 +828,22 @@ class Store:
             return str(row[0])
         return None
 
-    def unprocessed_entries(self, limit: int = 500) -> list[dict[str, Any]]:
-        """Entries whose current version the understanding stages have not seen (crash-safe resume)."""
-        return self.query("SELECT * FROM entries WHERE processed_version < version ORDER BY id LIMIT ?", [limit])
+    def unprocessed_entries(self, limit: int = 500, *, after: int = 0) -> list[dict[str, Any]]:
+        """Entries whose current version the understanding stages have not seen (crash-safe resume),
+        by id from `after` on (so one pass walks a backlog in batches, each entry once)."""
+        return self.query("SELECT * FROM entries WHERE processed_version < version AND id > ? ORDER BY id LIMIT ?",
+                          [after, limit])
+
+    def count_unprocessed(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM entries WHERE processed_version < version").fetchone()[0])
+
+    def mark_unmatched(self, rows: Sequence[tuple[int, int, dict[str, Any], str | None]]) -> None:
+        """Mark many entries processed as naming no watched entity, in ONE statement: (id, version, facts,
+        full_text) each. A backlog of entries that cannot match costs one short write, not one per entry."""
+        self.db.conn.executemany(
+            "UPDATE entries SET processed_version = ?, relevant = 0, entities = '[]', facts = ?,"
+            " full_text = coalesce(?, full_text) WHERE id = ?",
+            [(version, json.dumps(facts, ensure_ascii=False), full, entry_id) for entry_id, version, facts, full in rows])
 
     def mark_processed(self, entry_id: int, version: int, *, relevant: bool, entities: list[str],
                        facts: dict[str, Any] | None, full_text: str | None = None) -> None:
