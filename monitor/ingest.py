@@ -442,21 +442,23 @@ async def _process_batch(store: Store, cfg: Config, fetcher: Fetcher, rows: list
     pages: dict[str, asyncio.Task[str | None]] = {}
     n_relevant = n_events = 0
     # Decide what needs a page first, then fetch all those pages concurrently, once per URL.
-    plans: list[tuple[dict[str, Any], bool]] = []
+    plans: list[tuple[dict[str, Any], bool, bool]] = []
     for row in rows:
         feed = feeds.get(row["feed"])
         teaser = f"{row['title']}\n\n{row['summary']}"
-        relevant = may_mention(teaser, watch) and match_text(teaser, watch).relevant
+        named = may_mention(teaser, watch)
+        relevant = named and match_text(teaser, watch).relevant
         wants_page = bool(
-            row["full_text"] is None and _fetchable(row["url"])
+            row["full_text"] is None
             and ((feed is not None and feed.full_text)
-                 or (relevant and cfg.fetch.full_text_for_matches and len(row["summary"]) < TEASER_CHARS)))
+                 or (relevant and cfg.fetch.full_text_for_matches and len(row["summary"]) < TEASER_CHARS))
+            and _fetchable(row["url"]))
         if wants_page and row["url"] not in pages:
             # an entry that changed after its page was fetched has its page re-checked
             cached = store.cached_page(row["url"])
             stale = cached is not None and cached["fetched_at"] <= row["last_changed"]
             pages[row["url"]] = asyncio.ensure_future(fetch_page(store, fetcher, row["url"], refresh=stale))
-        plans.append((row, wants_page))
+        plans.append((row, wants_page, named))
     if pages:
         if progress:
             fetched = [0]
@@ -470,16 +472,18 @@ async def _process_batch(store: Store, cfg: Config, fetcher: Fetcher, rows: list
         await asyncio.gather(*pages.values())
     docs: list[tuple[dict[str, Any], Document, str | None]] = []
     unmatched_rows: list[tuple[int, int, dict[str, Any], str | None]] = []
-    for row, wants_page in plans:
+    for row, wants_page, named in plans:
         full = pages[row["url"]].result() if wants_page else None
         text = full or row["full_text"] or row["summary"]
+        # the screen's verdict on the teaser holds for the document when its text is the teaser's
+        if not (named if text is row["summary"] else may_mention(f"{row['title']}\n\n{text}", watch)):
+            # what process_document would conclude, without a transaction per entry
+            unmatched_rows.append((row["id"], row["version"], unmatched(row["url"]).to_json(), full))
+            continue
         doc = Document(source=row["url"], title=row["title"], text=text, url=row["url"],
                        published=parse_iso(row["published"]), lang=row["language"],
                        outlet=urlsplit(row["outlet_url"] or row["url"]).hostname)
-        if may_mention(doc.full_text, watch):
-            docs.append((row, doc, full))
-        else:  # what process_document would conclude, without a transaction per entry
-            unmatched_rows.append((row["id"], row["version"], unmatched(doc).to_json(), full))
+        docs.append((row, doc, full))
     if unmatched_rows:
         with store.atomic():
             store.mark_unmatched(unmatched_rows)

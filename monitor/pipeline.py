@@ -85,9 +85,9 @@ def has_content(ex: Extraction) -> bool:
     return bool(ex.facts or ex.investors or ex.cloud_partners or ex.product_moves or ex.statuses)
 
 
-def unmatched(doc: Document) -> Extraction:
+def unmatched(source: str) -> Extraction:
     """The extraction of a document that names no watched entity."""
-    return Extraction(source=doc.source, relevant=False, entities=())
+    return Extraction(source=source, relevant=False, entities=())
 
 
 def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int | None = None,
@@ -105,7 +105,7 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
     """
     watch = cfg.watch.watchlist()
     if not may_mention(doc.full_text, watch):  # what extract() and mentions_watch() would conclude, in µs
-        return DocResult(doc, False, None, None, [], unmatched(doc))
+        return DocResult(doc, False, None, None, [], unmatched(doc.source))
     ex = extract(doc, watch)
     now = now or datetime.now(UTC)
     if not ex.relevant:
