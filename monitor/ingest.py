@@ -26,15 +26,18 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from monitor.config import Config, FeedConfig
-from monitor.fetch import Fetcher, FetchLimits, origin_of
 from monitor.models import Document, Entry, Event, FetchResult, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
-from monitor.store import Store, parse_iso, utcnow
+from monitor.timefmt import parse_iso, utcnow
+
+if TYPE_CHECKING:  # aiohttp (with its TLS set-up) loads when the first fetcher is made, not on import
+    from monitor.fetch import Fetcher, FetchLimits
+    from monitor.store import Store  # sqlite-utils: not needed by the parse workers
 
 log = logging.getLogger("monitor.ingest")
 
@@ -77,6 +80,8 @@ class PollSummary:
 
 
 def fetch_limits(cfg: Config) -> FetchLimits:
+    from monitor.fetch import FetchLimits
+
     f = cfg.fetch
     return FetchLimits(concurrency=f.concurrency, per_host=f.per_host, connect_timeout=f.connect_timeout,
                        read_timeout=f.read_timeout, total_timeout=f.total_timeout, max_bytes=f.max_bytes,
@@ -97,6 +102,8 @@ async def poll_feeds(
     progress: Callable[[int, int, FeedOutcome], None] | None = None,
 ) -> PollSummary:
     """Poll feeds concurrently (under the fetcher's global and per-host limits)."""
+    from monitor.fetch import Fetcher, origin_of
+
     started = time.perf_counter()
     now = now or utcnow()
     chosen = list(feeds if feeds is not None else cfg.feeds)
@@ -404,6 +411,8 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
     """
     if not store.unprocessed_entries(1) and not store.due_rechecks(now or utcnow(), 1):
         return ProcessSummary()
+    from monitor.fetch import Fetcher
+
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     total = ProcessSummary()

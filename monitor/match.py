@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from monitor import rules
 from monitor.models import Fact, Match, Mention, ProductMove
-from monitor.names import trie_alternation
 
 _CJK_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # any CJK/Hangul character
 
@@ -118,6 +117,7 @@ def _word_alt(words: list[str]) -> str:
 @lru_cache(maxsize=32)
 def compile_watchlist(watch: Watchlist) -> _Compiled:
     """Build (once per watchlist) the alias and context regexes."""
+    from monitor.names import trie_alternation  # its rules compile on import: not needed to load a config
     alias_entity: dict[str, str] = {}
     ambiguous: set[str] = set()
     latin: list[str] = []
@@ -273,6 +273,8 @@ def reseller_host(url: str | None, watch: Watchlist) -> bool:
 
 @lru_cache(maxsize=32)
 def _screen(watch: Watchlist) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    from monitor.names import trie_alternation
+
     aliases = list(dict.fromkeys(a for e in watch.entities for a in (e.name, *e.aliases)))
     low = re.compile(trie_alternation([re.escape(a.lower()) for a in aliases]) if aliases else "(?!)")
     folded = re.compile(trie_alternation([re.escape(a) for a in aliases]) if aliases else "(?!)", re.IGNORECASE)

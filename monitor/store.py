@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +28,11 @@ from sqlite_utils import Database, Migrations
 from monitor.errors import StoreError, StoreUnavailableError, StoreVersionError
 from monitor.models import Entry, FetchResult
 from monitor.normalize import url_identity
+from monitor.timefmt import iso, parse_iso, utcnow  # also imported from here by other modules
 
 SCHEMA_VERSION = 5  # the number of migrations below; recorded in PRAGMA user_version
 
 migrations = Migrations("kling-monitor")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime | None) -> str | None:
-    """The one timestamp format in the store: UTC, second precision, `Z`."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _no_space_left(path: str) -> bool:
