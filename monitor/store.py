@@ -515,24 +515,34 @@ class Store:
     # ------------------------------------------------------------ feeds (fetch stage)
 
     def sync_feeds(self, feeds: Iterable[tuple[str, str, int]]) -> None:
-        """Make the feeds table hold the configured feeds (name, url, interval); keep their state."""
+        """Make the feeds table hold the configured feeds (name, url, interval); keep their state.
+
+        The stored intervals and URLs are read once and only what differs is written: a poll of
+        1,000 unchanged feeds starts without 4,000 statements.
+        """
         with self.atomic():
+            intervals = {r[0]: r[1] for r in self.db.execute("SELECT name, interval FROM feeds")}
+            urls = {r[0][len("feed_url:"):]: r[1] for r in self.db.execute(
+                "SELECT key, value FROM meta WHERE substr(key, 1, 9) = 'feed_url:'")}
             for name, url, interval in feeds:
-                row = self.db.execute("SELECT url FROM feeds WHERE name = ?", [name]).fetchone()
-                if row is None:
+                if name not in intervals:
                     self.db.execute(
                         "INSERT INTO feeds (name, url, interval, next_poll) VALUES (?, ?, ?, ?)",
                         [name, url, interval, iso(utcnow())],
                     )
                 else:
+                    if intervals[name] != interval:
+                        self.db.execute("UPDATE feeds SET interval = ? WHERE name = ?", [interval, name])
                     # A changed URL in the config wins over a stored permanent redirect only when it
                     # differs from what was configured before; keep it simple: config is the truth.
-                    self.db.execute("UPDATE feeds SET interval = ? WHERE name = ?", [interval, name])
-                    if self.get_meta(f"feed_url:{name}") != url:
+                    if urls.get(name) != url:
                         self.db.execute(
                             "UPDATE feeds SET url = ?, etag = NULL, last_modified = NULL, body_hash = NULL"
                             " WHERE name = ?", [url, name])
-                self.set_meta(f"feed_url:{name}", url)
+                intervals[name] = interval
+                if urls.get(name) != url:
+                    self.set_meta(f"feed_url:{name}", url)
+                    urls[name] = url
 
     def feed_state(self, name: str) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM feeds WHERE name = ?", [name])
