@@ -14,6 +14,7 @@ any working directory.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -27,7 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor import redact
 from monitor.errors import ConfigError
-from monitor.match import WatchEntity, Watchlist, default_watchlist
+
+if typing.TYPE_CHECKING:
+    from monitor.match import Watchlist  # the matcher compiles its rules on import: loaded when first needed
 
 # The repository's documented reference config (absent from an installed wheel).
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "monitor.toml"
@@ -96,6 +99,8 @@ class WatchConfig:
 
     def watchlist(self) -> Watchlist:
         """The matcher's watchlist; empty sections fall back to the built-in defaults."""
+        from monitor.match import WatchEntity, Watchlist, default_watchlist
+
         base = default_watchlist()
         return Watchlist(
             entities=tuple(WatchEntity(e.name, e.aliases, e.ambiguous, e.ipo) for e in self.entities) or base.entities,
@@ -350,11 +355,17 @@ def missing_secrets(cfg: Config) -> list[str]:
     return out
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """Once per class, not once per [[feeds]] table: resolving them is most of loading 1,000 feeds."""
+    return typing.get_type_hints(cls)
+
+
 def _build(cls: type, data: Any, source: str, where: str, errors: list[str]) -> Any:
     if not isinstance(data, dict):
         errors.append(f"{source}: {where or 'top level'}: expected a table, got {_tname(data)}")
         return _BAD
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path" or cls is not Config}
     for name in sorted(set(data) - set(fields)):
         key = f"{where}.{name}" if where else name

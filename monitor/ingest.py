@@ -26,15 +26,18 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from monitor.config import Config, FeedConfig
-from monitor.fetch import Fetcher, FetchLimits, origin_of
 from monitor.models import Document, Entry, Event, FetchResult, ParsedFeed
 from monitor.normalize import normalize_entries
 from monitor.parse import parse_feed
-from monitor.store import Store, parse_iso, utcnow
+from monitor.timefmt import parse_iso, utcnow
+
+if TYPE_CHECKING:  # aiohttp (with its TLS set-up) loads when the first fetcher is made, not on import
+    from monitor.fetch import Fetcher, FetchLimits
+    from monitor.store import Store  # sqlite-utils: not needed by the parse workers
 
 log = logging.getLogger("monitor.ingest")
 
@@ -77,6 +80,8 @@ class PollSummary:
 
 
 def fetch_limits(cfg: Config) -> FetchLimits:
+    from monitor.fetch import FetchLimits
+
     f = cfg.fetch
     return FetchLimits(concurrency=f.concurrency, per_host=f.per_host, connect_timeout=f.connect_timeout,
                        read_timeout=f.read_timeout, total_timeout=f.total_timeout, max_bytes=f.max_bytes,
@@ -97,6 +102,8 @@ async def poll_feeds(
     progress: Callable[[int, int, FeedOutcome], None] | None = None,
 ) -> PollSummary:
     """Poll feeds concurrently (under the fetcher's global and per-host limits)."""
+    from monitor.fetch import Fetcher, origin_of
+
     started = time.perf_counter()
     now = now or utcnow()
     chosen = list(feeds if feeds is not None else cfg.feeds)
@@ -397,105 +404,138 @@ async def process_pending(store: Store, cfg: Config, *, fetcher: Fetcher | None 
                           limit: int = 2000, now: datetime | None = None,
                           progress: Callable[[str, int, int], None] | None = None) -> ProcessSummary:
     """Re-check due story pages, then run the understanding pipeline on entries not yet processed
-    (fetching full text for matches).
+    (fetching full text for matches): ALL of them, in one pass, `limit` at a time by id (each
+    entry once per pass, so one that fails is retried on the next pass, not at once).
 
     `progress(stage, done, total)` is told of each article page ("pages") and entry ("entries").
     """
-    from monitor.match import match_text
-    from monitor.notify import enqueue
-    from monitor.pipeline import process_document
-
-    watch = cfg.watch.watchlist()
     if not store.unprocessed_entries(1) and not store.due_rechecks(now or utcnow(), 1):
         return ProcessSummary()
-    feeds = {f.name: f for f in cfg.feeds}
-    first_ok: dict[str, str | None] = {}
+    from monitor.fetch import Fetcher
+
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
-    pages: dict[str, asyncio.Task[str | None]] = {}
-    n_relevant = n_events = 0
-    rows: list[dict[str, Any]] = []
-
+    total = ProcessSummary()
     try:
         if own:
             await fetcher.__aenter__()
         await recheck_pages(store, cfg, fetcher, now=now)
-        rows = store.unprocessed_entries(limit)
-        # Decide what needs a page first, then fetch all those pages concurrently, once per URL.
-        plans: list[tuple[dict[str, Any], bool]] = []
-        for row in rows:
-            feed = feeds.get(row["feed"])
-            teaser = f"{row['title']}\n\n{row['summary']}"
-            relevant = match_text(teaser, watch).relevant
-            wants_page = bool(
-                row["full_text"] is None and _fetchable(row["url"])
-                and ((feed is not None and feed.full_text)
-                     or (relevant and cfg.fetch.full_text_for_matches and len(row["summary"]) < TEASER_CHARS)))
-            if wants_page and row["url"] not in pages:
-                # an entry that changed after its page was fetched has its page re-checked
-                cached = store.cached_page(row["url"])
-                stale = cached is not None and cached["fetched_at"] <= row["last_changed"]
-                pages[row["url"]] = asyncio.ensure_future(fetch_page(store, fetcher, row["url"], refresh=stale))
-            plans.append((row, wants_page))
-        if pages:
-            if progress:
-                fetched = [0]
-
-                def page_done(_: object) -> None:
-                    fetched[0] += 1
-                    progress("pages", fetched[0], len(pages))
-
-                for fut in pages.values():
-                    fut.add_done_callback(page_done)
-            await asyncio.gather(*pages.values())
-        for done, (row, wants_page) in enumerate(plans, 1):
-            if progress:
-                progress("entries", done - 1, len(plans))
-            full = pages[row["url"]].result() if wants_page else None
-            text = full or row["full_text"] or row["summary"]
-            doc = Document(source=row["url"], title=row["title"], text=text, url=row["url"],
-                           published=parse_iso(row["published"]), lang=row["language"],
-                           outlet=urlsplit(row["outlet_url"] or row["url"]).hostname)
-            previous = _previous_text(store, row)
-            background = _is_background(store, cfg, row, first_ok)
-
-            def queue(events: list[Event]) -> None:
-                enqueue(store, events, cfg, now=utcnow())
-
-            try:
-                with store.atomic():
-                    result = process_document(store, doc, cfg, entry_id=row["id"], previous_text=previous,
-                                              on_events=queue, background=background)
-                    store.mark_processed(row["id"], row["version"], relevant=result.relevant,
-                                         entities=list(result.extraction.entities) if result.extraction else [],
-                                         facts=result.extraction.to_json() if result.extraction else None,
-                                         full_text=full)
-                    if result.relevant and row["recheck_at"] is None and _fetchable(row["url"]):
-                        first = parse_iso(row["first_seen"]) or utcnow()
-                        store.schedule_recheck(row["id"], next_recheck(first, now or utcnow(), cfg))
-            except sqlite3.OperationalError:
-                raise  # the store is busy or unwritable: not this entry's fault; the next tick retries
-            except Exception as exc:  # noqa: BLE001 - one poison entry must not block the ones after it
-                # The transaction rolled back: no claims, no events. Count the failure on the entry;
-                # after POISON_AFTER passes it is set aside so it stops failing every tick.
-                attempts = _failed_attempts(row) + 1
-                failure = {"error": f"process: {type(exc).__name__}: {exc}", "attempts": attempts}
-                log.exception("process: entry %s (%s) failed (attempt %d of %d): %s", row["id"], row["url"],
-                              attempts, POISON_AFTER, exc)
-                with store.atomic():
-                    if attempts >= POISON_AFTER:
-                        store.mark_processed(row["id"], row["version"], relevant=False, entities=[],
-                                             facts=failure, full_text=full)
-                    else:
-                        store.record_process_failure(row["id"], failure)
-                continue
-            n_relevant += int(result.relevant)
-            n_events += len(result.events)
+        pending = store.count_unprocessed()
+        first_ok: dict[str, str | None] = {}
+        after = 0
+        while rows := store.unprocessed_entries(limit, after=after):
+            after = rows[-1]["id"]
+            s = await _process_batch(store, cfg, fetcher, rows, first_ok, now=now, progress=progress,
+                                     done_before=total.processed, pending=max(pending, total.processed + len(rows)))
+            total = ProcessSummary(total.processed + s.processed, total.relevant + s.relevant,
+                                   total.events + s.events, total.pages_fetched + s.pages_fetched)
         if progress:
-            progress("entries", len(plans), len(plans))
+            progress("entries", total.processed, max(pending, total.processed))
     finally:
         if own:
             await fetcher.__aexit__(None, None, None)
+    return total
+
+
+async def _process_batch(store: Store, cfg: Config, fetcher: Fetcher, rows: list[dict[str, Any]],
+                         first_ok: dict[str, str | None], *, now: datetime | None, done_before: int, pending: int,
+                         progress: Callable[[str, int, int], None] | None) -> ProcessSummary:
+    """One batch of `process_pending`. Entries whose text names no watched entity (`may_mention`) are
+    marked processed together in one short write; the rest go through `process_document` one by one."""
+    from monitor.match import match_text, may_mention
+    from monitor.notify import enqueue
+    from monitor.pipeline import process_document, unmatched
+
+    watch = cfg.watch.watchlist()
+    feeds = {f.name: f for f in cfg.feeds}
+    pages: dict[str, asyncio.Task[str | None]] = {}
+    n_relevant = n_events = 0
+    # Decide what needs a page first, then fetch all those pages concurrently, once per URL.
+    plans: list[tuple[dict[str, Any], bool, bool]] = []
+    for row in rows:
+        feed = feeds.get(row["feed"])
+        teaser = f"{row['title']}\n\n{row['summary']}"
+        named = may_mention(teaser, watch)
+        relevant = named and match_text(teaser, watch).relevant
+        wants_page = bool(
+            row["full_text"] is None
+            and ((feed is not None and feed.full_text)
+                 or (relevant and cfg.fetch.full_text_for_matches and len(row["summary"]) < TEASER_CHARS))
+            and _fetchable(row["url"]))
+        if wants_page and row["url"] not in pages:
+            # an entry that changed after its page was fetched has its page re-checked
+            cached = store.cached_page(row["url"])
+            stale = cached is not None and cached["fetched_at"] <= row["last_changed"]
+            pages[row["url"]] = asyncio.ensure_future(fetch_page(store, fetcher, row["url"], refresh=stale))
+        plans.append((row, wants_page, named))
+    if pages:
+        if progress:
+            fetched = [0]
+
+            def page_done(_: object) -> None:
+                fetched[0] += 1
+                progress("pages", fetched[0], len(pages))
+
+            for fut in pages.values():
+                fut.add_done_callback(page_done)
+        await asyncio.gather(*pages.values())
+    docs: list[tuple[dict[str, Any], Document, str | None]] = []
+    unmatched_rows: list[tuple[int, int, dict[str, Any], str | None]] = []
+    for row, wants_page, named in plans:
+        full = pages[row["url"]].result() if wants_page else None
+        text = full or row["full_text"] or row["summary"]
+        # the screen's verdict on the teaser holds for the document when its text is the teaser's
+        if not (named if text is row["summary"] else may_mention(f"{row['title']}\n\n{text}", watch)):
+            # what process_document would conclude, without a transaction per entry
+            unmatched_rows.append((row["id"], row["version"], unmatched(row["url"]).to_json(), full))
+            continue
+        doc = Document(source=row["url"], title=row["title"], text=text, url=row["url"],
+                       published=parse_iso(row["published"]), lang=row["language"],
+                       outlet=urlsplit(row["outlet_url"] or row["url"]).hostname)
+        docs.append((row, doc, full))
+    if unmatched_rows:
+        with store.atomic():
+            store.mark_unmatched(unmatched_rows)
+    done = done_before + len(unmatched_rows)
+    for row, doc, full in docs:
+        if progress:
+            progress("entries", done, pending)
+        done += 1
+        previous = _previous_text(store, row)
+        background = _is_background(store, cfg, row, first_ok)
+
+        def queue(events: list[Event]) -> None:
+            enqueue(store, events, cfg, now=utcnow())
+
+        try:
+            with store.atomic():
+                result = process_document(store, doc, cfg, entry_id=row["id"], previous_text=previous,
+                                          on_events=queue, background=background)
+                store.mark_processed(row["id"], row["version"], relevant=result.relevant,
+                                     entities=list(result.extraction.entities) if result.extraction else [],
+                                     facts=result.extraction.to_json() if result.extraction else None,
+                                     full_text=full)
+                if result.relevant and row["recheck_at"] is None and _fetchable(row["url"]):
+                    first = parse_iso(row["first_seen"]) or utcnow()
+                    store.schedule_recheck(row["id"], next_recheck(first, now or utcnow(), cfg))
+        except sqlite3.OperationalError:
+            raise  # the store is busy or unwritable: not this entry's fault; the next tick retries
+        except Exception as exc:  # noqa: BLE001 - one poison entry must not block the ones after it
+            # The transaction rolled back: no claims, no events. Count the failure on the entry;
+            # after POISON_AFTER passes it is set aside so it stops failing every tick.
+            attempts = _failed_attempts(row) + 1
+            failure = {"error": f"process: {type(exc).__name__}: {exc}", "attempts": attempts}
+            log.exception("process: entry %s (%s) failed (attempt %d of %d): %s", row["id"], row["url"],
+                          attempts, POISON_AFTER, exc)
+            with store.atomic():
+                if attempts >= POISON_AFTER:
+                    store.mark_processed(row["id"], row["version"], relevant=False, entities=[],
+                                         facts=failure, full_text=full)
+                else:
+                    store.record_process_failure(row["id"], failure)
+            continue
+        n_relevant += int(result.relevant)
+        n_events += len(result.events)
     return ProcessSummary(len(rows), n_relevant, n_events, len(pages))
 
 

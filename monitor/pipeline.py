@@ -24,7 +24,7 @@ from monitor.config import Config
 from monitor.dedupe import assign_story, doc_key, news_sentences
 from monitor.extract import extract
 from monitor.ledger import record_extraction, record_story_update
-from monitor.match import Watchlist
+from monitor.match import Watchlist, may_mention
 from monitor.models import Document, Event, Extraction
 from monitor.render import message
 from monitor.store import Store
@@ -85,6 +85,11 @@ def has_content(ex: Extraction) -> bool:
     return bool(ex.facts or ex.investors or ex.cloud_partners or ex.product_moves or ex.statuses)
 
 
+def unmatched(source: str) -> Extraction:
+    """The extraction of a document that names no watched entity."""
+    return Extraction(source=source, relevant=False, entities=())
+
+
 def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int | None = None,
                      previous_text: str | None = None,
                      on_events: Callable[[list[Event]], None] | None = None,
@@ -99,6 +104,8 @@ def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int 
     related links) are no update.
     """
     watch = cfg.watch.watchlist()
+    if not may_mention(doc.full_text, watch):  # what extract() and mentions_watch() would conclude, in µs
+        return DocResult(doc, False, None, None, [], unmatched(doc.source))
     ex = extract(doc, watch)
     now = now or datetime.now(UTC)
     if not ex.relevant:
