@@ -126,12 +126,12 @@ def compile_watchlist(watch: Watchlist) -> _Compiled:
     cjk: list[str] = []
     for ent in watch.entities:
         for alias in (ent.name, *ent.aliases):
-            key = alias.lower()
+            key = _alias_key(alias)
             if key in alias_entity:
                 continue
             alias_entity[key] = ent.name
             (cjk if _is_cjk(alias) else latin).append(alias)
-        ambiguous.update(a.lower() for a in ent.ambiguous)
+        ambiguous.update(_alias_key(a) for a in ent.ambiguous)
     # The canonical name itself is ambiguous if it is listed as such under its aliases.
     ctx_latin = [w for w in watch.context_words if not _is_cjk(w)]
     ctx_cjk = [w for w in watch.context_words if _is_cjk(w)]
@@ -186,6 +186,11 @@ def _looks_like_other_name(text: str, start: int, end: int, comp: _Compiled) -> 
     return False
 
 
+def _alias_key(alias: str) -> str:
+    """An alias as written, as the watchlist keys it: lower case, without the dot that "İ".lower() adds."""
+    return alias.lower().replace("\u0307", "")
+
+
 def match_text(text: str, watch: Watchlist) -> Match:
     """Find watchlist entities in `text`; the Match keeps each accepted alias and its offsets."""
     comp = compile_watchlist(watch)
@@ -195,23 +200,27 @@ def match_text(text: str, watch: Watchlist) -> Match:
     if comp.latin is not None:
         for m in (comp.latin_low.finditer(low) if fast and comp.latin_low is not None else comp.latin.finditer(text)):
             alias = text[m.start():m.end()]
-            if alias.lower() in comp.ambiguous and _COLLISIONS.match(text, m.end()):
+            if _alias_key(alias) in comp.ambiguous and _COLLISIONS.match(text, m.end()):
                 continue
-            raw.append((m.start(), m.end(), comp.alias_entity[alias.lower()], alias))
+            entity = comp.alias_entity.get(_alias_key(alias))
+            if entity is not None:
+                raw.append((m.start(), m.end(), entity, alias))
     if comp.cjk is not None and _CJK_RE.search(text) is not None:
         for m in comp.cjk.finditer(text):
             if _CJK_COLLISIONS.match(text, m.end()) or (
                     _HANGUL.match(m.group(0)) and m.start() > 0 and _HANGUL.match(text, m.start() - 1)):
                 continue  # "可灵活" (can flexibly), "사이클링" (cycling), "클링온" (Klingon): another word
-            raw.append((m.start(), m.end(), comp.alias_entity[m.group(0).lower()], m.group(0)))
+            entity = comp.alias_entity.get(_alias_key(m.group(0)))
+            if entity is not None:
+                raw.append((m.start(), m.end(), entity, m.group(0)))
     if not raw:
         return Match(relevant=False, entities=(), mentions=())
     raw.sort()
-    sure = [r for r in raw if r[3].lower() not in comp.ambiguous]
+    sure = [r for r in raw if _alias_key(r[3]) not in comp.ambiguous]
     mentions: list[Mention] = []
     context_at: list[int] | None = None  # where context words are, found once for all ambiguous mentions
     for start, end, entity, alias in raw:
-        if alias.lower() in comp.ambiguous:
+        if _alias_key(alias) in comp.ambiguous:
             if _looks_like_other_name(text, start, end, comp):
                 continue
             if context_at is None:
@@ -219,7 +228,7 @@ def match_text(text: str, watch: Watchlist) -> Match:
                 context_at = [c.start() for c in rx.finditer(where)] if rx is not None else []
             i = bisect.bisect_left(context_at, max(0, start - 200))
             has_context = i < len(context_at) and context_at[i] < end + 200
-            beside_other = any(s[2] != entity or s[3].lower() not in comp.ambiguous for s in sure)
+            beside_other = any(s[2] != entity or _alias_key(s[3]) not in comp.ambiguous for s in sure)
             if not (has_context or beside_other):
                 continue
         mentions.append(Mention(entity=entity, alias=alias, start=start, end=end))

@@ -110,3 +110,9 @@ def test_a_sentence_end_before_kling_is_not_a_first_name() -> None:
     aliases = [(m.alias, m.start) for m in match_text(text, W).mentions]
     assert [a for a, s in aliases if a == "Kling"] == ["Kling", "Kling"]
     assert match_text("The new rules were signed by Sen. Kling on Monday about AI video.", W).relevant is False
+
+
+def test_a_dotted_capital_i_neither_crashes_nor_hides_the_alias() -> None:
+    # "İ".lower() is two characters ("i" and a combining dot): the alias is still Kuaishou's
+    m = match_text("KUAİSHOU said its Kling AI unit raised $2 billion.", default_watchlist())
+    assert m.relevant and "Kuaishou" in m.entities
