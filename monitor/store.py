@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -413,11 +414,7 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db = Database(conn)
             self.db.execute("PRAGMA busy_timeout=30000")  # before anything that may wait for a lock
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process kill; only a power cut may lose the last commit.
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self._open_schema()
         except BaseException as exc:
             if conn is not None:
                 conn.close()
@@ -425,6 +422,29 @@ class Store:
                 raise store_error(exc, self.path) from None
             raise
         self._lock = threading.RLock()
+
+    def _open_schema(self) -> None:
+        """WAL mode, pragmas and migrations, retried while another process holds the lock.
+
+        The busy timeout covers most waits, but SQLite answers "database is locked" at once, without
+        waiting, where waiting could deadlock (switching a fresh file to WAL while another opener reads
+        it, or upgrading a read to a write): those are retried here, for up to the same 30 seconds.
+        """
+        deadline = time.monotonic() + 30
+        pause = 0.01
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode survives a process kill; only a power cut may lose the last commit.
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     def _migrate(self) -> None:
         """Bring the schema to SCHEMA_VERSION, safely when several processes open a fresh store at once.
