@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from monitor import rules
+from monitor.rules.patterns import expand, lower_outside_escapes, split_alts, trie_alternation
 from monitor.rules.patterns import head as _head
-from monitor.rules.patterns import trie_alternation
 
 if TYPE_CHECKING:
     from monitor.models import Mention
@@ -68,101 +68,13 @@ CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 # character are grouped: a cue list is lower-cased (it is matched on lower-cased text, without IGNORECASE),
 # each entry's leading group or character class is expanded ("(?:co-)?led" -> "led", "co-led"), and the
 # literal heads are merged into a trie ("launch|launched|leads" -> "l(?:aunch(?:ed|)|eads)"). The rewrite
-# keeps what matches; tests/test_names_regex.py checks it against the plain alternation.
-
-
-def lower_pattern(p: str) -> str:
-    """Lower-case a pattern's literals, leaving escapes (\\S, \\W, \\D) as they are."""
-    out: list[str] = []
-    i = 0
-    while i < len(p):
-        if p[i] == "\\":
-            out.append(p[i:i + 2])
-            i += 2
-        else:
-            out.append(p[i].lower())
-            i += 1
-    return "".join(out)
-
-
-def _class_end(p: str, i: int) -> int:
-    j = i + 1
-    if j < len(p) and p[j] == "^":
-        j += 1
-    if j < len(p) and p[j] == "]":
-        j += 1
-    while p[j] != "]":
-        j += 2 if p[j] == "\\" else 1
-    return j + 1
-
-
-def _group_end(p: str, i: int) -> int:
-    depth = 0
-    while i < len(p):
-        c = p[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = _class_end(p, i)
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise ValueError(f"unbalanced pattern: {p!r}")
-
-
-def split_alts(p: str) -> list[str]:
-    """The top-level alternatives of a pattern."""
-    alts: list[str] = []
-    start = i = 0
-    while i < len(p):
-        c = p[i]
-        if c == "\\":
-            i += 2
-        elif c == "[":
-            i = _class_end(p, i)
-        elif c == "(":
-            i = _group_end(p, i)
-        else:
-            if c == "|":
-                alts.append(p[start:i])
-                start = i + 1
-            i += 1
-    alts.append(p[start:])
-    return alts
-
-
-def expand(entry: str, budget: int = 64) -> list[str]:
-    """Alternatives of `entry` that each start with a literal: '(?:a|b)x' -> 'ax', 'bx'; '(?:a)?x' -> 'x', 'ax';
-    '[üu]ber' -> 'über', 'uber'. An entry that cannot be expanded within the budget is returned as it is."""
-    if budget <= 0:
-        return [entry]
-    if entry.startswith("["):
-        end = _class_end(entry, 0)
-        cls, rest = entry[1:end - 1], entry[end:]
-        if cls[:1] == "^" or "-" in cls or "\\" in cls or rest[:1] in ("*", "+", "?", "{"):
-            return [entry]
-        return [x for c in cls for x in expand(c + rest, budget // max(1, len(cls)))]
-    if not entry.startswith("(?:"):
-        return [entry]
-    end = _group_end(entry, 0)
-    inner, rest = entry[3:end - 1], entry[end:]
-    if rest[:1] in ("*", "+", "{") or rest[:2] in ("??", "?+"):
-        return [entry]
-    alts = split_alts(inner)
-    heads = ([""] if rest[:1] == "?" else []) + alts
-    rest = rest[1:] if rest[:1] == "?" else rest
-    return [x for h in heads for x in expand(h + rest, budget // max(1, len(heads)))]
+# keeps what matches; tests/test_names_regex.py checks it against the plain alternation. The rewriting
+# itself (expand, split_alts, trie_alternation) lives in monitor/rules/patterns.py beside `flatten`.
 
 
 def cue_pattern(section: str, concept: str, langs: tuple[str, ...] | None = None) -> str:
     """A concept's entries as one lower-case, literal-first, trie-merged alternation (see above)."""
-    branches = [x for e in rules.words(section, concept, langs) for a in split_alts(lower_pattern(e))
+    branches = [x for e in rules.words(section, concept, langs) for a in split_alts(lower_outside_escapes(e))
                 for x in expand(a)]
     return trie_alternation(branches) if branches else "(?!)"
 
@@ -245,9 +157,9 @@ CUE_RX: dict[str, re.Pattern[str]] = {c: re.compile(cue_pattern("names", c, _LAT
 CJK_CUE_RX: dict[str, re.Pattern[str]] = {c: re.compile(cue_pattern("names", c, _CJK)) for c in CUE_CONCEPTS
                                          if rules.words("names", c, _CJK)}
 _SCAN = re.compile(r"\b(?=" + trie_alternation([x for c in CUE_CONCEPTS for e in rules.words("names", c, _LATIN)
-                                              for a in split_alts(lower_pattern(e)) for x in expand(a)]) + ")")
+                                              for a in split_alts(lower_outside_escapes(e)) for x in expand(a)]) + ")")
 _CJK_SCAN = re.compile("(?=" + trie_alternation([x for c in CJK_CUE_RX for e in rules.words("names", c, _CJK)
-                                         for a in split_alts(lower_pattern(e)) for x in expand(a)]) + ")")
+                                         for a in split_alts(lower_outside_escapes(e)) for x in expand(a)]) + ")")
 
 
 @lru_cache(maxsize=4)
@@ -521,7 +433,7 @@ def _shareholder_lines(ctx: Context, add) -> None:  # noqa: ANN001 - the caller'
 
 
 # words one of which every CN_INV pattern contains: a sentence without any is not searched (CN_INV is slow)
-_CN_KEYS = tuple(dict.fromkeys(_head(lower_pattern(x))[0] for c in (
+_CN_KEYS = tuple(dict.fromkeys(_head(lower_outside_escapes(x))[0] for c in (
     "lead_verbs", "by_verbs", "investor_nouns", "role_nouns", "holding_verbs", "receive_verbs", "join_verbs")
     for e in rules.words("names", c, _CJK) for a in split_alts(e) for x in expand(a)))
 

@@ -33,15 +33,15 @@ DATA = Path(__file__).parent / "data" / "names"
     ],
 )
 def test_expand(entry: str, expected: list[str]) -> None:
-    assert names.expand(entry) == expected
+    assert patterns.expand(entry) == expected
 
 
 def test_lower_pattern_keeps_escapes() -> None:
-    assert names.lower_pattern(r"In\S+\W[A-Z]") == r"in\S+\W[a-z]"
+    assert patterns.lower_outside_escapes(r"In\S+\W[A-Z]") == r"in\S+\W[a-z]"
 
 
 def test_split_alts_respects_groups_and_classes() -> None:
-    assert names.split_alts(r"a(?:b|c)|[|]d|e") == ["a(?:b|c)", "[|]d", "e"]
+    assert patterns.split_alts(r"a(?:b|c)|[|]d|e") == ["a(?:b|c)", "[|]d", "e"]
 
 
 def test_trie_merges_heads() -> None:

@@ -30,7 +30,7 @@ def strip_leading_b(p: str) -> str:
             out.append(tok)
             at_start = False
         elif c == "[":
-            j = _skip_class(p, i)
+            j = class_end(p, i)
             out.append(p[i:j])
             i = j
             at_start = False
@@ -57,19 +57,19 @@ def strip_leading_b(p: str) -> str:
     return "".join(out)
 
 
-def _skip_class(p: str, i: int) -> int:
+def class_end(p: str, i: int) -> int:
     """Index just past the ']' closing the character class opened at p[i] == '['."""
     j = i + 1
-    if p[j] == "^":
+    if j < len(p) and p[j] == "^":
         j += 1
-    if p[j] == "]":
+    if j < len(p) and p[j] == "]":
         j += 1
     while p[j] != "]":
         j += 2 if p[j] == "\\" else 1
     return j + 1
 
 
-def _scan_group_end(p: str, i: int) -> int:
+def group_end(p: str, i: int) -> int:
     """Index just past the ')' that closes the group opened at p[i] == '('."""
     depth = 0
     while i < len(p):
@@ -78,7 +78,7 @@ def _scan_group_end(p: str, i: int) -> int:
             i += 2
             continue
         if c == "[":
-            i = _skip_class(p, i)
+            i = class_end(p, i)
             continue
         if c == "(":
             depth += 1
@@ -90,7 +90,7 @@ def _scan_group_end(p: str, i: int) -> int:
     raise ValueError(f"unbalanced pattern: {p!r}")
 
 
-def _split_alts(p: str) -> list[str]:
+def split_alts(p: str) -> list[str]:
     """Top-level alternatives of a pattern."""
     alts: list[str] = []
     start = i = 0
@@ -99,9 +99,9 @@ def _split_alts(p: str) -> list[str]:
         if c == "\\":
             i += 2
         elif c == "[":
-            i = _skip_class(p, i)
+            i = class_end(p, i)
         elif c == "(":
-            i = _scan_group_end(p, i)
+            i = group_end(p, i)
         elif c == "|":
             alts.append(p[start:i])
             i += 1
@@ -116,18 +116,18 @@ def flatten(p: str, budget: int = 400) -> str:
     """Rewrite '(?:a|b)x|c' as 'ax|bx|c' and '(?:a)?x' as 'ax|x' so that every alternative starts
     with a literal: `re` then skips ahead with a first-character set, ~4x faster on long texts."""
     out: list[str] = []
-    todo = _split_alts(p)
+    todo = split_alts(p)
     while todo and budget > 0:
         budget -= 1
         alt = todo.pop(0)
         if alt.startswith("(?:"):
-            end = _scan_group_end(alt, 0)
+            end = group_end(alt, 0)
             inner, rest = alt[3:end - 1], alt[end:]
             if rest[:1] == "?" and rest[1:2] != "?":
-                todo[:0] = [inner_alt + rest[1:] for inner_alt in _split_alts(inner)] + [rest[1:]]
+                todo[:0] = [inner_alt + rest[1:] for inner_alt in split_alts(inner)] + [rest[1:]]
                 continue
             if rest[:1] not in ("*", "+", "{", "?"):
-                todo[:0] = [inner_alt + rest for inner_alt in _split_alts(inner)]
+                todo[:0] = [inner_alt + rest for inner_alt in split_alts(inner)]
                 continue
         out.append(alt)
     if todo:
@@ -208,3 +208,26 @@ def trie_alternation(branches: list[str]) -> str:
         return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
     return emit(root)
+
+
+def expand(entry: str, budget: int = 64) -> list[str]:
+    """Alternatives of `entry` that each start with a literal: '(?:a|b)x' -> 'ax', 'bx'; '(?:a)?x' -> 'x', 'ax';
+    '[üu]ber' -> 'über', 'uber'. An entry that cannot be expanded within the budget is returned as it is."""
+    if budget <= 0:
+        return [entry]
+    if entry.startswith("["):
+        end = class_end(entry, 0)
+        cls, rest = entry[1:end - 1], entry[end:]
+        if cls[:1] == "^" or "-" in cls or "\\" in cls or rest[:1] in ("*", "+", "?", "{"):
+            return [entry]
+        return [x for c in cls for x in expand(c + rest, budget // max(1, len(cls)))]
+    if not entry.startswith("(?:"):
+        return [entry]
+    end = group_end(entry, 0)
+    inner, rest = entry[3:end - 1], entry[end:]
+    if rest[:1] in ("*", "+", "{") or rest[:2] in ("??", "?+"):
+        return [entry]
+    alts = split_alts(inner)
+    heads = ([""] if rest[:1] == "?" else []) + alts
+    rest = rest[1:] if rest[:1] == "?" else rest
+    return [x for h in heads for x in expand(h + rest, budget // max(1, len(heads)))]
