@@ -8,7 +8,6 @@ use the transports' own clients and the secrets the config names; neither logs a
 from __future__ import annotations
 
 import smtplib
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -74,28 +73,14 @@ def _check_slack(s: SlackConfig) -> CheckResult:
 
 
 def _smtp_connect(e: EmailConfig) -> smtplib.SMTP:
-    """An SMTP session, TLS as configured and logged in when credentials are named."""
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if e.security == "tls":
-        smtp = smtplib.SMTP_SSL(e.smtp_host, e.smtp_port, timeout=e.timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(e.smtp_host, e.smtp_port, timeout=e.timeout)
-    try:
-        smtp.ehlo()
-        if e.security == "starttls":
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        user, password = secret(e.username_env), secret(e.password_env)
-        if (e.username_env or e.password_env) and not (user and password):
-            raise ConfigError(f"email: credentials not set (environment variables {e.username_env}, "
-                              f"{e.password_env})")
-        if user and password:
-            smtp.login(user, password)
-    except BaseException:
-        smtp.close()
-        raise
-    return smtp
+    """The digest's SMTP session; a half-configured login is an error here, not a silent anonymous session."""
+    user, password = secret(e.username_env), secret(e.password_env)
+    if (e.username_env or e.password_env) and not (user and password):
+        raise ConfigError(f"email: credentials not set (environment variables {e.username_env}, "
+                          f"{e.password_env})")
+    from monitor.digest import smtp_session
+
+    return smtp_session(e)
 
 
 def _check_smtp(e: EmailConfig) -> CheckResult:

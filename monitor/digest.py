@@ -359,8 +359,10 @@ def build_message(d: Digest, cfg: Config, *, scheduled_for: datetime | None = No
 # ------------------------------------------------------------------ sending
 
 
-def smtp_send(msg: EmailMessage, cfg: EmailConfig) -> None:
-    """Send over SMTP: starttls | tls (implicit TLS) | none; credentials from the environment."""
+def smtp_session(cfg: EmailConfig) -> smtplib.SMTP:
+    """An SMTP session: starttls | tls (implicit TLS) | none, logged in when both credentials are set.
+
+    The digest and `check-config --online` / `test-send email` share it, so they connect the same way."""
     user, password = secret(cfg.username_env), secret(cfg.password_env)
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
@@ -368,7 +370,7 @@ def smtp_send(msg: EmailMessage, cfg: EmailConfig) -> None:
         smtp = smtplib.SMTP_SSL(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout, context=context)
     else:
         smtp = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout)
-    with smtp:
+    try:
         smtp.ehlo()
         if cfg.security == "starttls":
             smtp.starttls(context=context)
@@ -378,6 +380,15 @@ def smtp_send(msg: EmailMessage, cfg: EmailConfig) -> None:
                 log.warning("email: plain-text SMTP AUTH to %s:%d (email.security = \"none\"): the user name and "
                             "password cross the network unencrypted; use starttls or tls", cfg.smtp_host, cfg.smtp_port)
             smtp.login(user, password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def smtp_send(msg: EmailMessage, cfg: EmailConfig) -> None:
+    """Send over SMTP; credentials from the environment."""
+    with smtp_session(cfg) as smtp:
         smtp.send_message(msg)
 
 
