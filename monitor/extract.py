@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from monitor import moves, names
-from monitor.facts import find_facts
+from monitor.facts import find_facts, period_ends_sentence, word_before
 from monitor.match import (
     Watchlist,
     compile_watchlist,
@@ -57,12 +57,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     start = 0
     for m in _BOUNDARY.finditer(text):
         tok = m.group(0)
-        if tok[0] == ".":
-            word = re.search(r"([\w.]+)$", text[max(0, m.start() - 12):m.start()])
-            w = word.group(1).lower() if word else ""
-            nxt = text[m.end():m.end() + 1]
-            if w in _ABBREV or (len(w) == 1 and w.isalpha()) or (nxt and nxt.islower()):
-                continue
+        if tok[0] == "." and not period_ends_sentence(text, word_before(text, m.start()), m.end(), _ABBREV):
+            continue
         end = m.start() + len(tok.rstrip())
         if text[start:end].strip():
             spans.append((start, end))

@@ -205,6 +205,18 @@ class Sentence:
     low: str
 
 
+def word_before(text: str, pos: int) -> str:
+    """The lower-cased word (dots included: "u.s") that ends at `pos`."""
+    word = re.search(r"([\w.]+)$", text[max(0, pos - 12):pos])
+    return word.group(1).lower() if word else ""
+
+
+def period_ends_sentence(text: str, word: str, after: int, abbreviations: frozenset[str]) -> bool:
+    """A period after an abbreviation or an initial, or before a lower-case letter, ends no sentence."""
+    nxt = text[after:after + 1]
+    return not (word in abbreviations or (len(word) == 1 and word.isalpha()) or (nxt and nxt.islower()))
+
+
 def segment(text: str, low: str) -> list[Sentence]:
     """Sentences, where lines, bullets, '…' and '；' also end one (quotes join fragments with ' … ')."""
     out: list[Sentence] = []
@@ -212,10 +224,8 @@ def segment(text: str, low: str) -> list[Sentence]:
     for m in _BOUNDARY.finditer(text):
         tok = m.group(0)
         if tok[0] == ".":
-            word = re.search(r"([\w.]+)$", text[max(0, m.start() - 12):m.start()])
-            w = word.group(1).lower() if word else ""
-            nxt = text[m.end():m.end() + 1]
-            if w in _ABBREV or (len(w) == 1 and w.isalpha()) or (nxt and nxt.islower()):
+            w = word_before(text, m.start())
+            if not period_ends_sentence(text, w, m.end(), _ABBREV):
                 continue
             if w.isdigit() and len(w) <= 2 and _MONTH_AFTER_DAY.match(low, m.end()):
                 continue  # "am 5. Februar": a German date, not a sentence's end
