@@ -44,8 +44,23 @@ _PREFIXES: dict[str, str] = {uri.lower(): prefix for uri, prefix in _FeedParserM
 _looks_like_html = _FeedParserMixin.looks_like_html
 
 # Bodies the fast path leaves to feedparser without parsing: DTDs and entity declarations, and
-# replacement characters (parse.py's encoding repair decides about those).
+# replacement characters (parse.py's encoding repair decides about those). The pattern is the
+# definition; _declined_bytes is the fast test, held to it by tests/test_fastfeed.py.
 _DECLINE_BYTES_RE = re.compile(rb"<!DOCTYPE|<!ENTITY|\xef\xbf\xbd", re.IGNORECASE)
+
+
+def _declined_bytes(body: bytes) -> bool:
+    """_DECLINE_BYTES_RE.search(body), without the regex: a case-insensitive scan of 60 KB cost
+    ~0.5 ms a feed, memchr-fast `find` of the few '<!' (CDATA sections, mostly) costs microseconds."""
+    if b"\xef\xbf\xbd" in body:
+        return True
+    at = body.find(b"<!")
+    while at >= 0:
+        word = body[at + 2:at + 9].upper()
+        if word == b"DOCTYPE" or word[:6] == b"ENTITY":
+            return True
+        at = body.find(b"<!", at + 2)
+    return False
 # Attributes named base or lang in any namespace (xml:base, xml:lang...) below the root: feedparser
 # honours them for URL resolution and content language, which the fast path reproduces on the root only.
 _NESTED_BASE_OR_LANG = etree.XPath(
@@ -422,7 +437,7 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
 
     `headers` are the lower-cased response headers that feedparser would be given.
     """
-    if _DECLINE_BYTES_RE.search(body):
+    if _declined_bytes(body):
         return None
     info: dict[str, Any] = {}
     data = convert_to_utf8(headers, body, info)  # feedparser's own choice of encoding, transcoded to UTF-8

@@ -159,9 +159,12 @@ def _fold(text: str) -> str:
     """White space runs to one space, ends trimmed, control characters removed: str.split() uses the
     same definition of white space as the regex \\s (Py_UNICODE_ISSPACE) and is several times faster
     than re.sub."""
-    if _CONTROL_RE.search(text):
-        text = _CONTROL_RE.sub("", text)
-    return " ".join(text.split())
+    folded = " ".join(text.split())
+    if folded.isprintable():  # C-fast, and false for every control character: the usual case ends here
+        return folded
+    if _CONTROL_RE.search(folded):  # removed before folding, so "a \x00 b" reads "a b"
+        return " ".join(_CONTROL_RE.sub("", text).split())
+    return folded
 
 
 def html_to_text(html: str) -> str:

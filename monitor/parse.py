@@ -331,8 +331,8 @@ def _needs_repair(result: Any, body: bytes) -> bool:
     text = _entry_texts(result)
     if "\ufffd" in text:
         return True
-    # UTF-8 bytes that were read as a single-byte charset.
-    return bool(_MOJIBAKE_RE.search(text)) and result.get("encoding") not in ("utf-8", "utf8")
+    # UTF-8 bytes that were read as a single-byte charset (the cheap test first: most feeds are UTF-8).
+    return result.get("encoding") not in ("utf-8", "utf8") and bool(_MOJIBAKE_RE.search(text))
 
 
 def _repair(body: bytes, headers: dict[str, str], result: Any) -> tuple[Any, str | None]:

@@ -350,3 +350,29 @@ def test_link_resolution_shortcuts_agree_with_urljoin() -> None:
             expected = (make_safe_absolute_uri(expected, expected) or expected) if expected else ""
         got = _base_uri(_start_base(location))
         assert got is None or got == expected, location
+
+
+DECLINE_BYTE_CASES: list[bytes] = [
+    b"<rss><channel></channel></rss>",
+    b"<!DOCTYPE rss><rss/>", b"<!doctype rss><rss/>", b"<!DocType rss>", b"<!DOCTYP", b"<!DOCTYPx",
+    b"<!ENTITY x 'y'>", b"<!entity", b"<!ENTIT", b"<![CDATA[x]]><!ENTITY", b"<![CDATA[<!doctype]]>",
+    b"<!-- comment --><rss/>", b"<!", b"x<!", b"\xef\xbf\xbd", b"a\xef\xbf", b"<!<!DOCTYPE", b"<!!ENTITY",
+    b"<! DOCTYPE", b"\xef\xbf\xbd<!ENTITY",
+]
+
+
+@pytest.mark.parametrize("body", DECLINE_BYTE_CASES)
+def test_declined_bytes_agrees_with_its_pattern(body: bytes) -> None:
+    from monitor.fastfeed import _DECLINE_BYTES_RE, _declined_bytes
+
+    assert _declined_bytes(body) == bool(_DECLINE_BYTES_RE.search(body))
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"feed corpus not found at {CORPUS}")
+def test_declined_bytes_agrees_with_its_pattern_over_the_corpus() -> None:
+    from monitor.fastfeed import _DECLINE_BYTES_RE, _declined_bytes
+
+    files = [p for p in sorted(CORPUS.rglob("*")) if p.is_file()]
+    verdicts = [(_declined_bytes(b := p.read_bytes()), bool(_DECLINE_BYTES_RE.search(b))) for p in files]
+    assert all(fast == slow for fast, slow in verdicts)
+    assert any(slow for _, slow in verdicts) and not all(slow for _, slow in verdicts)

@@ -323,3 +323,15 @@ def test_nul_bytes_are_removed_not_an_end_of_text(nul: str) -> None:
         (e,) = normalize_entries(parsed, feed="t", language="en", fetched_at=FETCHED)
         assert (e.title, e.summary) == ("Kling AI title", "Kling AI raised $2 billion; the rest stays.")
     assert html_to_text("<p>before\x00</p><p>after</p>") == html_to_text("before\x00 after") == "before after"
+
+
+FOLD_CASES = [
+    "", "  a  b  ", "a\x00b", "a \x00 b", "a\tb\nc\r\nd", "x\x1cy\x1fz", "ctl\x07 \x7f end", "\u200bzero width",
+    "nbsp\xa0here", "ideographic\u3000space", "\x0b\x0c", "a\x1b[31mred", "中文 \x08 文字", "\x00", "tab\t\x00\tnul",
+]
+
+
+@pytest.mark.parametrize("text", FOLD_CASES)
+def test_fold_equals_its_definition(text: str) -> None:
+    """_fold takes a shortcut for printable text; the result is the definition's: controls removed, then folded."""
+    assert normalize._fold(text) == " ".join(normalize._CONTROL_RE.sub("", text).split())
