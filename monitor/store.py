@@ -751,7 +751,7 @@ class Store:
                      now_s, now_s, key])
                 if cur.rowcount:
                     new_id = int(cur.lastrowid or 0)
-                    self._upsert_teaser(new_id, e, content_hash, now_s)
+                    self._upsert_teaser(new_id, e, content_hash, now_s, owner=True)
                     teasers[(new_id, e.feed)] = (content_hash, updated)
                     out.append(StoredEntry(new_id, e, "new", 1))
                     # later entries of this batch with the same GUID meet this row, as in the table
@@ -764,7 +764,7 @@ class Store:
             teaser = teasers.get((int(entry_id), e.feed))
             if teaser == (content_hash, updated):
                 continue
-            self._upsert_teaser(int(entry_id), e, content_hash, now_s)
+            self._upsert_teaser(int(entry_id), e, content_hash, now_s, owner=e.feed == owner)
             teasers[(int(entry_id), e.feed)] = (content_hash, updated)
             if teaser is None:
                 continue  # another feed carrying the article: its teaser, not a new version
@@ -788,17 +788,25 @@ class Store:
                 by_guid[(e.feed, e.guid)] = fresh
         return out
 
-    def _upsert_teaser(self, entry_id: int, e: Entry, content_hash: str, now_s: str | None) -> None:
+    def _upsert_teaser(self, entry_id: int, e: Entry, content_hash: str, now_s: str | None, *, owner: bool) -> None:
+        """The feed's teaser of the entry. The owning feed's text is the entry's own (only that feed
+        moves the entry's title and summary), so it is not written twice: `entry_feeds` reads it
+        from the entry. That halves the text a first poll writes."""
+        title, summary = ("", "") if owner else (e.title, e.summary)
         self.db.conn.execute(
             "INSERT INTO entry_feeds (entry_id, feed, guid, title, summary, content_hash, updated, first_seen,"
             " last_changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id, feed) DO UPDATE SET"
             " guid = excluded.guid, title = excluded.title, summary = excluded.summary,"
             " content_hash = excluded.content_hash, updated = excluded.updated, last_changed = excluded.last_changed",
-            [entry_id, e.feed, e.guid, e.title, e.summary, content_hash, iso(e.updated), now_s, now_s])
+            [entry_id, e.feed, e.guid, title, summary, content_hash, iso(e.updated), now_s, now_s])
 
     def entry_feeds(self, entry_id: int) -> list[dict[str, Any]]:
         """Each feed's teaser of an entry, first feed first."""
-        return self.query("SELECT * FROM entry_feeds WHERE entry_id = ? ORDER BY first_seen, feed", [entry_id])
+        return self.query(
+            "SELECT f.entry_id, f.feed, f.guid, CASE WHEN f.feed = e.feed THEN e.title ELSE f.title END AS title,"
+            " CASE WHEN f.feed = e.feed THEN e.summary ELSE f.summary END AS summary, f.content_hash, f.updated,"
+            " f.first_seen, f.last_changed FROM entry_feeds f JOIN entries e ON e.id = f.entry_id"
+            " WHERE f.entry_id = ? ORDER BY f.first_seen, f.feed", [entry_id])
 
     def entry(self, entry_id: int) -> dict[str, Any] | None:
         rows = self.query("SELECT * FROM entries WHERE id = ?", [entry_id])
