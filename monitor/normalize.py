@@ -460,6 +460,23 @@ def url_identity(url: str) -> str:
     Applied to a canonical URL; the canonical URL itself stays what is fetched and linked (a site
     may serve only http), this key only decides identity. Non-HTTP strings are returned as they are.
     """
+    m = _PLAIN_HTTP_URL.match(url)
+    if m is not None and not url.endswith("?"):  # the usual URL, without urlsplit/urlunsplit (a hot path)
+        host = m.group(2).lower()
+        host = host[4:] if host.startswith("www.") else host
+        if host:  # "www." alone leaves urlunsplit an empty host, and its own rules for that
+            rest = m.group(3)
+            return f"https://{host}{rest if rest[:1] == '/' else '/' + rest}"
+    return _url_identity(url)
+
+
+# scheme, a plain host (no user, port or IPv6 literal), then a path and query with no fragment and
+# no character urlsplit would strip or treat specially (controls, spaces, backslashes, '#').
+_PLAIN_HTTP_URL = re.compile(r"(?i:(https?))://([A-Za-z0-9.-]+)((?:[/?][!$-;=?-\[\]-~]*)?)\Z")
+
+
+def _url_identity(url: str) -> str:
+    """url_identity's definition (urllib), for every URL the fast path does not take."""
     try:
         parts = urlsplit(url)
     except ValueError:

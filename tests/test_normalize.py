@@ -335,3 +335,23 @@ FOLD_CASES = [
 def test_fold_equals_its_definition(text: str) -> None:
     """_fold takes a shortcut for printable text; the result is the definition's: controls removed, then folded."""
     assert normalize._fold(text) == " ".join(normalize._CONTROL_RE.sub("", text).split())
+
+
+IDENTITY_CASES = [
+    "https://example.com/a", "http://www.example.com/a?b=1&c=2", "HTTP://WWW.Example.COM", "http://x.com?q=1",
+    "http://x.com/a?", "http://x.com/a?b?", "http://x.com/a?b?c", "https://www./p", "http://x.com./p",
+    "http://user@x.com/p", "http://x.com:8080/p", "http://x.com:443/p", "http://[::1]/p", "http:///p",
+    "https://x.com/a b", "https://x.com/a\tb", " https://x.com/a", "https://x.com/a#frag", "https://x.com/ä",
+    "https://x.com/a\\b", "https://x.com/a:b;c=d", "ftp://x.com/a", "urn:sha1:abc", "tag:x.com,2026:1",
+    "https://x.com/%7Euser/[1]", "http://www.www.x.com/", "https://-x-.com/~a{b}|c^d`e",
+    "https://www.//0", "http://www.?q", "http://x.com/<b>", 'http://x.com/"q"', "https:x.com/a", "https://x.com//a//b", "http://WWW.x.com/P?Q=R",
+]
+
+
+@pytest.mark.parametrize("url", IDENTITY_CASES)
+def test_url_identity_fast_path_equals_urllib(url: str) -> None:
+    assert normalize.url_identity(url) == normalize._url_identity(url)
+
+
+def test_url_identity_fast_path_is_taken_for_plain_urls() -> None:
+    assert normalize._PLAIN_HTTP_URL.match("https://www.example.com/news/2026/kling?id=1&utm=x")
