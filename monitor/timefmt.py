@@ -16,7 +16,10 @@ def iso(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dt = dt.astimezone(UTC)
+    if dt.year >= 1000:  # isoformat is C and several times faster than strftime (which leaves year 999 unpadded)
+        return dt.isoformat(timespec="seconds")[:19] + "Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(value: str | None) -> datetime | None:
