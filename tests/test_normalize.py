@@ -355,3 +355,40 @@ def test_url_identity_fast_path_equals_urllib(url: str) -> None:
 
 def test_url_identity_fast_path_is_taken_for_plain_urls() -> None:
     assert normalize._PLAIN_HTTP_URL.match("https://www.example.com/news/2026/kling?id=1&utm=x")
+
+
+def _two_pass(html: str) -> str | None:
+    text = normalize._simple_markup_text(normalize._BLOCK_RE.sub(" <", html))
+    return None if text is None else normalize._fold(text)
+
+
+ONE_PASS_EXTRA = ["<p<p>", "<a title='<p>'>x</a>y", "<a b=<p>", "a<P>b<BR/>c", "<picture>x</picture><pre>y</pre>",
+                  "<p-x>z</p-x>", "&lt;p&gt;b", "<h1>T</h1><h7>u</h7>", "x<br>y<hr/>z", "<title>t</title>"]
+
+
+@pytest.mark.parametrize("html", [*SIMPLE_FRAGMENTS, *NOT_SIMPLE_FRAGMENTS, *ONE_PASS_EXTRA])
+def test_one_pass_simple_text_equals_the_two_pass_definition(html: str) -> None:
+    one = normalize._simple_text(html)
+    assert (None if one is None else normalize._fold(one)) == _two_pass(html)
+
+
+def test_one_pass_simple_text_equals_the_two_pass_definition_over_real_feeds() -> None:
+    from lxml import etree
+
+    corpus = shared_path("corpus")
+    if not corpus.is_dir():
+        pytest.skip(f"feed corpus not found at {corpus}")
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
+    seen = simple = 0
+    for path in sorted(corpus.rglob("*.xml")):
+        try:
+            root = etree.fromstring(path.read_bytes(), parser)
+        except (etree.XMLSyntaxError, ValueError):
+            continue
+        for el in [] if root is None else root.iter():
+            if isinstance(el.tag, str) and el.text and "<" in el.text:
+                one = normalize._simple_text(el.text)
+                assert (None if one is None else normalize._fold(one)) == _two_pass(el.text), path.name
+                seen += 1
+                simple += one is not None
+    assert seen > 50 and simple > 10
