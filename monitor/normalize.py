@@ -55,7 +55,7 @@ _MAX_URL_DEPTH = 3
 
 
 def _is_tracking(key: str) -> bool:
-    k = unquote(key).lower()
+    k = (unquote(key) if "%" in key else key).lower()
     return k in TRACKING_PARAMS or k.startswith(_TRACKING_PREFIXES)
 
 
@@ -321,6 +321,8 @@ def _is_url(s: str | None) -> bool:
     """An http(s) URL with a host: the only kind an entry links to."""
     if s is None or not s[:8].lower().startswith(("http://", "https://")):
         return False
+    if _PLAIN_HTTP_URL.match(s):  # a plain host: urlsplit would find it
+        return True
     try:
         return bool(urlsplit(s).hostname)
     except ValueError:

@@ -376,3 +376,34 @@ def test_declined_bytes_agrees_with_its_pattern_over_the_corpus() -> None:
     verdicts = [(_declined_bytes(b := p.read_bytes()), bool(_DECLINE_BYTES_RE.search(b))) for p in files]
     assert all(fast == slow for fast, slow in verdicts)
     assert any(slow for _, slow in verdicts) and not all(slow for _, slow in verdicts)
+
+
+def _random_dates(n: int) -> list[str]:
+    rng = random.Random(14)
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    zones = ["+0000", "-0000", "GMT", "+0800", "-0500", "+0530", "-0930", "+1400", "-1200", "+2359", "-9999",
+             "+0099", "UTC", "EST", "Z", "+08:00"]
+    out = []
+    for _ in range(n):
+        day = rng.choice([rng.randint(1, 28), rng.randint(29, 31), 0, 32, 99])
+        year = rng.choice([rng.randint(1990, 2030), 2000, 2024, 1900, 2100, 1, 9999, rng.randint(0, 99)])
+        hms = [rng.choice([rng.randint(0, 23), 24, 60]), rng.choice([rng.randint(0, 59), 60]),
+               rng.choice([rng.randint(0, 59), 60, 61])]
+        head = rng.choice([f"{rng.choice(days)}, ", "", f"{rng.choice(days)} ", "Xyz, "])
+        d = rng.choice([f"{day}", f"{day:02d}"])
+        y = f"{year:04d}" if rng.random() < 0.9 else str(year)
+        out.append(f"{head}{d} {rng.choice(months)} {y} {hms[0]:02d}:{hms[1]:02d}:{hms[2]:02d} {rng.choice(zones)}")
+    return out
+
+
+def test_rfc822_date_shortcut_equals_feedparser() -> None:
+    from feedparser.datetimes import _parse_date
+
+    from monitor.fastfeed import _RFC822_DATE, _parse_date_fast
+
+    dates = [*_random_dates(20000), "Sat, 29 Feb 2020 23:59:59 -1200", "Mon, 01 Jan 0001 00:00:00 +0100",
+             "Fri, 31 Dec 9999 23:59:59 -0100", "29 Feb 2021 10:00:00 GMT", "1 Jan 2026 00:00:00 +0000"]
+    assert sum(bool(_RFC822_DATE.match(d)) for d in dates) > 5000  # the shortcut is really taken
+    for d in dates:
+        assert _parse_date_fast(d) == _parse_date(d), d

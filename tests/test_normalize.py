@@ -392,3 +392,14 @@ def test_one_pass_simple_text_equals_the_two_pass_definition_over_real_feeds() -
                 seen += 1
                 simple += one is not None
     assert seen > 50 and simple > 10
+
+
+@pytest.mark.parametrize("url", [*IDENTITY_CASES, "http://", "https://.", "http://-", "http://a b", "HTTPS://X"])
+def test_is_url_fast_path_equals_urlsplit(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        expected = url[:8].lower().startswith(("http://", "https://")) and bool(urlsplit(url).hostname)
+    except ValueError:
+        expected = False
+    assert normalize._is_url(url) == expected
