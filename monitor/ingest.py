@@ -531,7 +531,7 @@ async def _process_batch(store: Store, cfg: Config, fetcher: Fetcher, rows: list
     marked processed together in one short write; the rest go through `process_document` one by one."""
     from monitor.match import match_text, may_mention
     from monitor.notify import enqueue
-    from monitor.pipeline import process_document, unmatched
+    from monitor.pipeline import process_document, unmatched_json
 
     watch = cfg.watch.watchlist()
     feeds = {f.name: f for f in cfg.feeds}
@@ -567,14 +567,14 @@ async def _process_batch(store: Store, cfg: Config, fetcher: Fetcher, rows: list
                 fut.add_done_callback(page_done)
         await asyncio.gather(*pages.values())
     docs: list[tuple[dict[str, Any], Document, str | None]] = []
-    unmatched_rows: list[tuple[int, int, dict[str, Any], str | None]] = []
+    unmatched_rows: list[tuple[int, int, str, str | None]] = []
     for row, wants_page, named in plans:
         full = pages[row["url"]].result() if wants_page else None
         text = full or row["full_text"] or row["summary"]
         # the screen's verdict on the teaser holds for the document when its text is the teaser's
         if not (named if text is row["summary"] else may_mention(f"{row['title']}\n\n{text}", watch)):
             # what process_document would conclude, without a transaction per entry
-            unmatched_rows.append((row["id"], row["version"], unmatched(row["url"]).to_json(), full))
+            unmatched_rows.append((row["id"], row["version"], unmatched_json(row["url"]), full))
             continue
         doc = Document(source=row["url"], title=row["title"], text=text, url=row["url"],
                        published=parse_iso(row["published"]), lang=row["language"],

@@ -90,6 +90,16 @@ def unmatched(source: str) -> Extraction:
     return Extraction(source=source, relevant=False, entities=())
 
 
+def unmatched_json(source: str) -> str:
+    """json.dumps(unmatched(source).to_json()), as the store records it, for a backlog of thousands."""
+    head, tail = _UNMATCHED_JSON
+    return head + json.dumps(source, ensure_ascii=False) + tail
+
+
+# unmatched()'s JSON cut around its source: only the source differs from one document to the next
+_UNMATCHED_JSON = tuple(json.dumps(unmatched("\x00").to_json(), ensure_ascii=False).split(json.dumps("\x00"), 1))
+
+
 def process_document(store: Store, doc: Document, cfg: Config, *, entry_id: int | None = None,
                      previous_text: str | None = None,
                      on_events: Callable[[list[Event]], None] | None = None,

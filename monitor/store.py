@@ -861,13 +861,13 @@ class Store:
     def count_unprocessed(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM entries WHERE processed_version < version").fetchone()[0])
 
-    def mark_unmatched(self, rows: Sequence[tuple[int, int, dict[str, Any], str | None]]) -> None:
-        """Mark many entries processed as naming no watched entity, in ONE statement: (id, version, facts,
-        full_text) each. A backlog of entries that cannot match costs one short write, not one per entry."""
+    def mark_unmatched(self, rows: Sequence[tuple[int, int, str, str | None]]) -> None:
+        """Mark many entries processed as naming no watched entity, in ONE statement: (id, version, facts
+        as JSON, full_text) each. A backlog of entries that cannot match costs one short write, not one per entry."""
         self.db.conn.executemany(
             "UPDATE entries SET processed_version = ?, relevant = 0, entities = '[]', facts = ?,"
             " full_text = coalesce(?, full_text) WHERE id = ?",
-            [(version, json.dumps(facts, ensure_ascii=False), full, entry_id) for entry_id, version, facts, full in rows])
+            [(version, facts, full, entry_id) for entry_id, version, facts, full in rows])
 
     def mark_processed(self, entry_id: int, version: int, *, relevant: bool, entities: list[str],
                        facts: dict[str, Any] | None, full_text: str | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import random
 import re
 import sys
 from datetime import UTC, datetime
@@ -150,3 +151,26 @@ def test_a_backlog_is_understood_in_one_pass_and_misses_are_marked_as_one_by_one
                                               "investors": [], "cloud_partners": [], "product_moves": []}
         (kling,) = [r for r in rows if r["url"].endswith("/k")]
         assert kling["relevant"] == 1 and "Kling" in json.loads(kling["entities"])
+
+
+def test_the_screen_automaton_agrees_with_its_pattern() -> None:
+    """may_mention finds the lower-cased aliases with an Aho-Corasick automaton; `low` is their definition."""
+    from monitor.match import _screen
+
+    low_rx, _, automaton = _screen(WATCH)
+    rng = random.Random(3)
+    aliases = [a.lower() for e in WATCH.entities for a in (e.name, *e.aliases)]
+    filler = "the quick brown fox 1023 hk: 102 kwa klin 快 可 콰이 クア ".split(" ")
+    texts = [" ".join(rng.choice([*filler, *filler, *filler, rng.choice(aliases)[:-1], rng.choice(aliases)])
+                      for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    for text in texts:
+        assert (next(automaton.iter(text), None) is not None) == (low_rx.search(text) is not None), text
+    assert any(low_rx.search(t) for t in texts) and not all(low_rx.search(t) for t in texts)
+
+
+@pytest.mark.parametrize("source", ["https://x.example/a?b=1", 'https://x.example/"quoted"\\', "urn:sha1:ab", "https://例え.jp/記事"])
+def test_unmatched_json_is_the_extractions_json(source: str) -> None:
+    from monitor.pipeline import unmatched, unmatched_json
+
+    assert unmatched_json(source) == json.dumps(unmatched(source).to_json(), ensure_ascii=False)
+    assert json.loads(unmatched_json(source))["source"] == source
