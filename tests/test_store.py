@@ -180,3 +180,15 @@ def test_migration_0003_keeps_each_entrys_teaser_and_url_identity(tmp_path: Path
         with store.atomic():  # the same article from https:// is that entry
             assert store.store_entries([dataclasses.replace(entry("https://news.example/a", "g1"), feed="outlet",
                                                             summary="S")], now=T) == []
+
+
+def test_the_store_does_not_load_numpy_and_numpy_still_loads_after() -> None:
+    """sqlite-utils would import numpy (a tenth of a second and ~20 MB in every process) for a feature
+    the store never uses; the store hides it, and leaves it importable for dedupe."""
+    import subprocess
+    import sys
+
+    code = ("import sys, monitor.store; print('numpy' in sys.modules); "
+            "import numpy, monitor.dedupe; print(numpy.array([1]).sum())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "1"]
