@@ -127,8 +127,16 @@ async def poll_feeds(
         loop = asyncio.get_running_loop()
         writer = _PollWriter(store, cfg, loop)
         handed = [0]  # parse jobs given to the pool and not back yet
+        # A feed holds a slot from its fetch until it is stored: fetching (fast) runs at most this far
+        # ahead of parsing and writing (slow), so a poll holds a bounded number of bodies and results
+        # in memory, not all of them.
+        slots = asyncio.Semaphore(max(cfg.fetch.concurrency, 1))
 
         async def one(feed: FeedConfig) -> FeedOutcome:
+            async with slots:
+                return await fetch_and_store(feed)
+
+        async def fetch_and_store(feed: FeedConfig) -> FeedOutcome:
             state = states.get(feed.name) or {}
             result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
                                          last_modified=state.get("last_modified"),
@@ -341,8 +349,9 @@ def parse_pool(workers: int, n_feeds: int) -> ProcessPoolExecutor | None:
         return None
     if _parse_pool is None or _parse_pool_workers != workers:
         reset_parse_pool()
+        # No preload: modules imported in the fork server would be counted again in every worker's
+        # memory; each worker imports what it parses with (in the time the fork server starts).
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["monitor.parse", "monitor.normalize"])
         _parse_pool, _parse_pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
     return _parse_pool
 
