@@ -405,3 +405,50 @@ def test_a_javascript_link_is_never_a_url_or_a_source(feed_server: FeedServer, t
         dump = "\n".join(store.db.conn.iterdump())
     assert "news.example.com/kling" in dump
     assert "javascript" not in dump.lower() and "x.com" not in dump
+
+
+def test_a_poll_of_many_feeds_commits_in_batches_and_stores_every_feed(feed_server: FeedServer,
+                                                                        tmp_path: Path) -> None:
+    """Results are written in batches (a transaction per batch, a savepoint per feed), not one
+    commit per feed; every feed's entries and state still land."""
+    n = 40
+    for i in range(n):
+        feed_server.add(f"/f{i}.xml", rss([(f"Story {i}", f"https://news.example.com/{i}", "Text.")]))
+    cfg = make_cfg(tmp_path, [(f"f{i}", feed_server.url(f"/f{i}.xml")) for i in range(n)])
+    with Store(cfg.store.path) as store:
+        commits: list[str] = []
+        store.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+        summary = poll(store, cfg)
+        store.db.conn.set_trace_callback(None)
+        assert summary.count("ok") == n and summary.new == n
+        assert store.query("SELECT count(*) AS n FROM entries")[0]["n"] == n
+        assert all(f["last_status"] == "ok" and f["body_hash"] for f in store.feeds())
+    assert 1 <= len(commits) < n
+
+
+def test_fetching_runs_at_most_concurrency_feeds_ahead_of_storing(feed_server: FeedServer, tmp_path: Path) -> None:
+    """A feed holds a slot from its fetch until it is stored: with concurrency 2, no more than two
+    feeds are ever between their request and their write."""
+    from monitor import ingest
+
+    n = 12
+    for i in range(n):
+        feed_server.add(f"/f{i}.xml", rss([(f"Story {i}", f"https://news.example.com/{i}", "Text.")]))
+    cfg = make_cfg(tmp_path, [(f"f{i}", feed_server.url(f"/f{i}.xml")) for i in range(n)], concurrency=2)
+    pending: list[int] = []
+    real_write = ingest._PollWriter._write
+
+    def counting_write(self: ingest._PollWriter, items: list[ingest._PollItem]) -> list[ingest.FeedOutcome]:
+        pending.append(len(items) + len(self.pending))
+        time.sleep(0.05)  # a slow disk: fetching must wait for it, not run ahead
+        return real_write(self, items)
+
+    ingest._PollWriter._write = counting_write  # type: ignore[method-assign]
+    try:
+        with Store(cfg.store.path) as store:
+            summary = poll(store, cfg)
+    finally:
+        ingest._PollWriter._write = real_write  # type: ignore[method-assign]
+    assert summary.count("ok") == n
+    assert pending and max(pending) <= 2
+    assert sum(feed_server.count(f"/f{i}.xml") for i in range(n)) == n
