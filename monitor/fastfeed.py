@@ -166,11 +166,20 @@ def _has_handler(key: str) -> bool:
     return known
 
 
+_KEYS: dict[str, str] = {}  # tag -> key, for tags whose key does not depend on the document's prefixes
+
+
 def _key(el: Any) -> str:
     """The name feedparser gives an element: canonical namespace prefix + '_' + local name, lower case."""
     tag = el.tag
+    key = _KEYS.get(tag)
+    if key is not None:
+        return key
     if tag[0] != "{":
-        return str(tag).lower()
+        key = str(tag).lower()
+        if len(_KEYS) < 4096:  # tags come from untrusted documents: keep the cache bounded
+            _KEYS[tag] = key
+        return key
     ns, _, local = tag[1:].partition("}")
     lower_ns = ns.lower()
     if "backend.userland.com/rss" in lower_ns:
@@ -180,7 +189,11 @@ def _key(el: Any) -> str:
         prefix = el.prefix  # feedparser uses the document's prefix for namespaces it does not know
         if prefix is None:
             raise _Decline
-    return f"{prefix}_{local}".lower() if prefix else local.lower()
+        return f"{prefix}_{local}".lower() if prefix else local.lower()  # not cached: the prefix is the document's
+    key = f"{prefix}_{local}".lower() if prefix else local.lower()
+    if len(_KEYS) < 4096:
+        _KEYS[tag] = key
+    return key
 
 
 def _elements(parent: Any) -> list[Any]:
@@ -188,7 +201,7 @@ def _elements(parent: Any) -> list[Any]:
 
 
 def _attrs(el: Any) -> dict[str, str]:
-    return {str(k).lower(): v for k, v in el.attrib.items()}
+    return {str(k).lower(): v for k, v in el.items()} if len(el.attrib) else {}
 
 
 def _text(el: Any) -> str:
