@@ -118,15 +118,12 @@ async def poll_feeds(
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     outcomes: list[FeedOutcome] = []
     tasks: list[asyncio.Future[FeedOutcome]] = []
-    writer: _PollWriter | None = None
+    writer: _PollSink | None = None
     try:
         if own:
             await fetcher.__aenter__()
 
-        pool = parse_pool(cfg.fetch.parse_workers, len(chosen))
-        loop = asyncio.get_running_loop()
-        writer = _PollWriter(store, cfg, loop)
-        handed = [0]  # parse jobs given to the pool and not back yet
+        writer = _PollSink(store, cfg, asyncio.get_running_loop(), parse_pool(cfg.fetch.parse_workers, len(chosen)))
         # A feed holds a slot from its fetch until it is stored: fetching (fast) runs at most this far
         # ahead of parsing and writing (slow), so a poll holds a bounded number of bodies and results
         # in memory, not all of them.
@@ -134,32 +131,13 @@ async def poll_feeds(
 
         async def one(feed: FeedConfig) -> FeedOutcome:
             async with slots:
-                return await fetch_and_store(feed)
-
-        async def fetch_and_store(feed: FeedConfig) -> FeedOutcome:
-            state = states.get(feed.name) or {}
-            result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
-                                         last_modified=state.get("last_modified"),
-                                         private_origin=origin_of(feed.url) if feed.allow_private else None)
-            fetched_at = utcnow()
-            parsed = None
-            digest = body_digest(result.body) if result.status == "ok" else None
-            changed = digest is not None and digest != state.get("body_hash")
-            if (pool is not None and changed and len(result.body) >= PARSE_IN_WORKER_MIN_BYTES
-                    and handed[0] < PARSE_QUEUE_PER_WORKER * _parse_pool_workers):
-                # Parsing is the CPU cost of a poll: a worker process parses while this one fetches
-                # and writes. When the workers are busy, the writer thread parses the feed itself, so
-                # every core works. A dead worker costs a fallback to parsing here, not the feed.
-                handed[0] += 1
-                try:
-                    parsed = await loop.run_in_executor(pool, parse_and_normalize, result.body, result.headers,
-                                                        feed.name, feed.language, fetched_at)
-                except BrokenProcessPool:
-                    log.warning("parse worker died; parsing %s in-process", feed.name)
-                    reset_parse_pool()
-                finally:
-                    handed[0] -= 1
-            return await writer.submit(_PollItem(feed, state, result, fetched_at, parsed, digest, changed))
+                state = states.get(feed.name) or {}
+                result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
+                                             last_modified=state.get("last_modified"),
+                                             private_origin=origin_of(feed.url) if feed.allow_private else None)
+                digest = body_digest(result.body) if result.status == "ok" else None
+                changed = digest is not None and digest != state.get("body_hash")
+                return await writer.submit(_PollItem(feed, state, result, utcnow(), None, digest, changed))
 
         tasks = [asyncio.ensure_future(one(f)) for f in chosen]
         for done, fut in enumerate(asyncio.as_completed(tasks), 1):
@@ -180,8 +158,9 @@ async def poll_feeds(
     return PollSummary(tuple(outcomes), time.perf_counter() - started)
 
 
-PARSE_QUEUE_PER_WORKER = 2  # parse jobs waiting per worker: enough to keep it busy, few enough to share
+PARSE_QUEUE_PER_WORKER = 2  # parse jobs handed to each worker at once: enough to keep it busy
 WRITE_BATCH_MAX = 100  # feeds per write transaction: few commits, and the write lock is not held for long
+STEAL_MAX = 4  # feeds the writer thread parses at a time while the workers are busy
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,35 +173,95 @@ class _PollItem:
     digest: str | None
     changed: bool  # a body unlike the last one: it must be parsed
 
+    @property
+    def for_workers(self) -> bool:
+        """Big enough to be worth the hand-off to a worker process (a small one parses faster here)."""
+        return self.changed and self.parsed is None and len(self.result.body) >= PARSE_IN_WORKER_MIN_BYTES
 
-class _PollWriter:
-    """Writes a poll's results in batches, in one thread of its own.
 
-    A transaction per feed made a poll of 1,000 feeds spend a third of its time committing. Here
-    every result that arrived while the previous batch was being written goes into the next
-    transaction (at most WRITE_BATCH_MAX feeds, each in its own savepoint, so the feed's entries and
-    its new state still land together). The thread keeps the event loop fetching while SQLite,
-    which releases the GIL, writes; it also parses the feeds no worker took, before taking the lock.
+Waiting = tuple[_PollItem, "asyncio.Future[FeedOutcome]"]
+
+
+class _PollSink:
+    """Where a poll's fetched feeds are parsed and written.
+
+    Parsing is the CPU cost of a poll; writing costs the rest. Feeds to parse wait in one queue;
+    the worker processes take from its head (a few each at a time), and the writer thread, when it
+    has nothing parsed to write, takes from its tail and parses them itself, so every core works
+    whatever their number. Writes are batched: every result that arrived while the previous batch
+    was written goes into the next transaction (at most WRITE_BATCH_MAX feeds, each in a
+    savepoint, so a feed's entries and its new state land together): a transaction per feed made
+    a poll of 1,000 feeds spend a third of its time committing. The writer is one thread of its
+    own, so the event loop keeps fetching while SQLite, which releases the GIL, writes.
     """
 
-    def __init__(self, store: Store, cfg: Config, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, store: Store, cfg: Config, loop: asyncio.AbstractEventLoop,
+                 pool: ProcessPoolExecutor | None) -> None:
+        from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
-        self.store, self.cfg, self.loop = store, cfg, loop
-        self.pending: list[tuple[_PollItem, asyncio.Future[FeedOutcome]]] = []
+        self.store, self.cfg, self.loop, self.pool = store, cfg, loop, pool
+        self.to_parse: deque[Waiting] = deque()
+        self.to_write: list[Waiting] = []
+        self.handed = 0  # parse jobs in the workers' hands
+        self.parsed_by_workers = self.parsed_here = 0
+        self.in_pool: set[asyncio.Task[None]] = set()
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-writer")
         self.flushing: asyncio.Task[None] | None = None
 
     def submit(self, item: _PollItem) -> asyncio.Future[FeedOutcome]:
         fut: asyncio.Future[FeedOutcome] = self.loop.create_future()
-        self.pending.append((item, fut))
-        if self.flushing is None or self.flushing.done():
-            self.flushing = asyncio.ensure_future(self._flush())
+        if self.pool is not None and item.for_workers:
+            self.to_parse.append((item, fut))
+            self._hand_to_workers()
+        else:
+            self.to_write.append((item, fut))  # the writer parses it, if it must be parsed
+        self._kick()
         return fut
 
+    def _hand_to_workers(self) -> None:
+        while self.pool is not None and self.to_parse and self.handed < PARSE_QUEUE_PER_WORKER * _parse_pool_workers:
+            self.handed += 1
+            task = asyncio.ensure_future(self._parse_in_worker(*self.to_parse.popleft()))
+            self.in_pool.add(task)
+            task.add_done_callback(self.in_pool.discard)
+
+    async def _parse_in_worker(self, item: _PollItem, fut: asyncio.Future[FeedOutcome]) -> None:
+        parsed = None
+        try:
+            assert self.pool is not None
+            parsed = await self.loop.run_in_executor(self.pool, parse_and_normalize, item.result.body,
+                                                     item.result.headers, item.feed.name, item.feed.language,
+                                                     item.fetched_at)
+        except BrokenProcessPool:  # a dead worker costs parsing here, not the feed
+            log.warning("parse worker died; parsing %s in-process", item.feed.name)
+            reset_parse_pool()
+            self.pool = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the feed's own caller sees it
+            if not fut.done():
+                fut.set_exception(exc)
+            return
+        finally:
+            self.handed -= 1
+            self._hand_to_workers()
+        self.parsed_by_workers += parsed is not None
+        self.to_write.append((replace(item, parsed=parsed), fut))
+        self._kick()
+
+    def _kick(self) -> None:
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.ensure_future(self._flush())
+
     async def _flush(self) -> None:
-        while self.pending:
-            batch, self.pending = self.pending[:WRITE_BATCH_MAX], self.pending[WRITE_BATCH_MAX:]
+        while self.to_write or self.to_parse:
+            if self.to_write:
+                batch = self.to_write[:WRITE_BATCH_MAX]
+                del self.to_write[:len(batch)]
+            else:  # nothing parsed to write: the newest arrivals are parsed here meanwhile
+                take = STEAL_MAX if self.pool is not None else WRITE_BATCH_MAX
+                batch = [self.to_parse.pop() for _ in range(min(take, len(self.to_parse)))]
             try:
                 outcomes = await self.loop.run_in_executor(self.thread, self._write, [i for i, _ in batch])
             except BaseException as exc:  # the store failed (disk full, locked): these feeds' callers see it
@@ -237,18 +276,25 @@ class _PollWriter:
                     fut.set_result(outcome)
 
     def _write(self, items: list[_PollItem]) -> list[FeedOutcome]:
+        """Parse what is still to be parsed (before taking the write lock), then write, in one transaction."""
         parsed = [item.parsed if item.parsed is not None or not item.changed
                   else parse_and_normalize(item.result.body, item.result.headers, item.feed.name,
                                            item.feed.language, item.fetched_at)
                   for item in items]
+        self.parsed_here += sum(1 for item in items if item.parsed is None and item.changed)
         with self.store.atomic():
             return [handle_result(self.store, self.cfg, item.feed, item.state, item.result, now=item.fetched_at,
                                   parsed=p, body_hash=item.digest) for item, p in zip(items, parsed, strict=True)]
 
     async def close(self) -> None:
+        for task in list(self.in_pool):
+            task.cancel()
+        await asyncio.gather(*self.in_pool, return_exceptions=True)
         if self.flushing is not None:
             await asyncio.gather(self.flushing, return_exceptions=True)
         self.thread.shutdown(wait=True)
+        log.debug("poll: %d feeds parsed by %d worker process(es), %d by the writer thread",
+                  self.parsed_by_workers, _parse_pool_workers if self.pool is not None else 0, self.parsed_here)
 
 
 def parse_and_normalize(body: bytes, headers: dict[str, str], feed: str, language: str | None,

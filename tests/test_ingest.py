@@ -436,19 +436,55 @@ def test_fetching_runs_at_most_concurrency_feeds_ahead_of_storing(feed_server: F
         feed_server.add(f"/f{i}.xml", rss([(f"Story {i}", f"https://news.example.com/{i}", "Text.")]))
     cfg = make_cfg(tmp_path, [(f"f{i}", feed_server.url(f"/f{i}.xml")) for i in range(n)], concurrency=2)
     pending: list[int] = []
-    real_write = ingest._PollWriter._write
+    real_write = ingest._PollSink._write
 
-    def counting_write(self: ingest._PollWriter, items: list[ingest._PollItem]) -> list[ingest.FeedOutcome]:
-        pending.append(len(items) + len(self.pending))
+    def counting_write(self: ingest._PollSink, items: list[ingest._PollItem]) -> list[ingest.FeedOutcome]:
+        pending.append(len(items) + len(self.to_write) + len(self.to_parse) + self.handed)
         time.sleep(0.05)  # a slow disk: fetching must wait for it, not run ahead
         return real_write(self, items)
 
-    ingest._PollWriter._write = counting_write  # type: ignore[method-assign]
+    ingest._PollSink._write = counting_write  # type: ignore[method-assign]
     try:
         with Store(cfg.store.path) as store:
             summary = poll(store, cfg)
     finally:
-        ingest._PollWriter._write = real_write  # type: ignore[method-assign]
+        ingest._PollSink._write = real_write  # type: ignore[method-assign]
     assert summary.count("ok") == n
     assert pending and max(pending) <= 2
     assert sum(feed_server.count(f"/f{i}.xml") for i in range(n)) == n
+
+
+def test_workers_and_the_writer_share_the_parsing_and_store_what_one_process_stores(
+        feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """With a parse worker, feeds wait in one queue: the worker takes from its head, the writer thread
+    parses from its tail while it has nothing to write. Both work, and the store ends up as with none."""
+    import logging
+    import re
+    from dataclasses import replace
+
+    from monitor.ingest import PARSE_IN_WORKER_MIN_BYTES
+
+    padding = "<!-- " + "x" * PARSE_IN_WORKER_MIN_BYTES + " -->"
+    n = 60
+    for i in range(n):
+        body = rss([(f"Story {i} {j}", f"https://news.example.com/{i}/{j}", "Text " * 200) for j in range(20)])
+        feed_server.add(f"/f{i}.xml", body.replace(b"<channel>", b"<channel>" + padding.encode()))
+    feeds = [(f"f{i}", feed_server.url(f"/f{i}.xml")) for i in range(n)]
+    stored = []
+    for workers in (0, 1):
+        cfg = make_cfg(tmp_path / f"w{workers}", feeds)
+        cfg = replace(cfg, fetch=replace(cfg.fetch, parse_workers=workers))
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="monitor.ingest"), Store(cfg.store.path) as store:
+            summary = poll(store, cfg)
+            stored.append(store.query("SELECT feed, url, title, summary, published FROM entries ORDER BY url"))
+        assert summary.count("ok") == n and summary.new == n * 20
+        m = re.search(r"(\d+) feeds parsed by (\d+) worker process\(es\), (\d+) by the writer thread", caplog.text)
+        assert m is not None
+        by_workers, n_workers, here = map(int, m.groups())
+        assert by_workers + here == n
+        if workers:
+            assert n_workers == 1 and by_workers > 0 and here > 0
+        else:
+            assert by_workers == 0
+    assert stored[0] == stored[1]
