@@ -21,7 +21,7 @@ from datetime import datetime
 from monitor import rules
 from monitor.figures import Amount, scan_amounts
 from monitor.models import Dropped, Fact, Mention
-from monitor.rules.patterns import compile_lc, first, hits
+from monitor.rules.patterns import compile_lc, expand, factor, first, hits
 
 
 def _rx(*concepts: str) -> re.Pattern[str]:
@@ -171,6 +171,30 @@ _PERIOD = re.compile(
     rf"|(?P<cy>{_Y})\s*(?:财年|財年|年度|年|년)"
     rf"|(?<![\d.,$€¥])(?P<y>{_Y})(?![\d%])",
 )
+
+# Where a period can start: the head of each _PERIOD alternative, as literals `re` can skip to (its own
+# alternatives all start with a group, which `re` tries at every character: ~1 µs a character). Dropping
+# the look-arounds and what follows a head makes it match wherever _PERIOD does, and a little more.
+_PERIOD_PLACES = re.compile(factor("|".join([
+    r"19\d\d", r"20\d\d", "fy", r"fiscal\s", "h1", "h2", *[f"q{n}" for n in "1234"], *[f"{n}q" for n in "1234"],
+    *[re.escape(k) + rf"\s*(?:-|\s)?(?:{_Q_WORD})" for k in _ORD],
+    *[x for w in rules.words("facts", "half_word") for x in expand(w)],
+    *[rf"{d}\d?\s*[〜~～-]" for d in "0123456789"], "three[- ]", "3[- ]",
+    *[re.escape(k) for k in _MONTHS],
+])))
+
+
+def period_matches(low: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+    """`_PERIOD.finditer(low, pos, endpos)`, with _PERIOD tried only where _PERIOD_PLACES finds a start
+    (six times faster)."""
+    end = len(low) if endpos is None else endpos
+    while (place := _PERIOD_PLACES.search(low, pos, end)) is not None:
+        m = _PERIOD.match(low, place.start(), end)
+        if m is None:
+            pos = place.start() + 1
+        else:
+            yield m
+            pos = m.end()  # _PERIOD never matches an empty string
 
 _CLAUSE_BREAK = re.compile(r"[,;:—–()（），；：、|│]\s?|\s-\s")
 _BARRIER = re.compile(r"[,;，；、：:()（）]")
@@ -658,7 +682,7 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
     best: tuple[int, str, int] | None = None
     spans = [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group or [a]
              if o is a or (o.unit != "percent" and (o.scaled or o.unit != "count"))]  # bare numbers may be years
-    for m in _PERIOD.finditer(sent.low, max(0, rs - 200), min(len(sent.low), max(clause[1], re_) + 40)):
+    for m in period_matches(sent.low, max(0, rs - 200), min(len(sent.low), max(clause[1], re_) + 40)):
         if any(m.start() < e and m.end() > s for s, e in spans):
             continue  # a figure, not a date ("2000万美元")
         if m.start() > re_ and any(re_ <= s < m.start() for s, _ in spans):
@@ -726,7 +750,7 @@ def _years(a: Amount) -> bool:
 def _dates_in(sent: Sentence, published: datetime | None) -> Iterator[tuple[int | None, int | None, int]]:
     """(year, month, offset) of each calendar date a sentence names, either part possibly missing
     (a year-less month is the story's year when it is dated)."""
-    for m in _PERIOD.finditer(sent.low):
+    for m in period_matches(sent.low):
         g = m.groupdict()
         if g["my"]:
             yield int(g["my"]), int(g["mm"]), m.start()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from shared import shared_path
 
-from monitor import figures
+from monitor import facts, figures, rules
 
 TABLES = Path(__file__).resolve().parent / "data" / "extract"
 
@@ -57,3 +57,35 @@ def test_qualifier_screen_on_the_texts() -> None:
             assert _fast_qualifier(text, start) == _plain_qualifier(text, start), (text[max(0, start - 40):start], start)
             n += 1
     assert n > 1000
+
+
+PERIODS = [
+    "Q3 2025", "3Q25", "1Q25E", "FY25Q2", "2025Q3", "2025-Q3", "fy 2024", "fiscal year 2024", "H1 2025", "h2 2024",
+    "2025年第三季度", "2025年度第3四半期", "第三季度", "三季度", "first quarter of 2025", "third-quarter", "4th quarter",
+    "7〜9月期", "10-12月期", "three months ended June 30, 2025", "3 months ending march 31", "2025年4月", "2025年",
+    "March 2025", "mars 2025", "mai 2024", "5 de mayo de 2024", "août", "im ersten Halbjahr 2025", "上半年",
+    "últimos seis meses de 2024", "primer semestre", "2024년", "1998", "20251", "$2025", "2024%", "третьем квартале",
+    "domain name", "second half", "1Q", "Q1", "次季", "首季",
+    "123-months ended june 30",  # a place _PERIOD refuses ("23-"), then one inside it that it takes ("3-months")
+    *[f"{k} 2025" for k in facts._MONTHS], *[f"{k} quarter" for k in facts._ORD],
+    *[w.replace("\\s+", " ") + " 2025" for w in rules.words("facts", "half_word")],
+]
+
+
+@pytest.mark.parametrize("text", [f"Revenue in {p} rose." for p in PERIODS])
+def test_period_screen_on_hard_cases(text: str) -> None:
+    low = text.lower()
+    for pos in range(len(low)):
+        for endpos in (len(low), pos + 9, pos + 20):
+            want = [(m.span(), m.groupdict()) for m in facts._PERIOD.finditer(low, pos, endpos)]
+            assert [(m.span(), m.groupdict()) for m in facts.period_matches(low, pos, endpos)] == want
+
+
+def test_period_screen_on_the_texts() -> None:
+    for text in (*texts(), " ".join(PERIODS)):
+        low = text.lower()
+        want = [(m.span(), m.groupdict()) for m in facts._PERIOD.finditer(low)]
+        assert [(m.span(), m.groupdict()) for m in facts.period_matches(low)] == want
+        for pos in range(0, len(low), 101):  # windows, as period_of reads them
+            want = [m.span() for m in facts._PERIOD.finditer(low, pos, pos + 300)]
+            assert [m.span() for m in facts.period_matches(low, pos, pos + 300)] == want
