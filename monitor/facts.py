@@ -229,9 +229,12 @@ class Sentence:
     low: str
 
 
+_WORD_END = re.compile(r"([\w.]+)$")
+
+
 def word_before(text: str, pos: int) -> str:
     """The lower-cased word (dots included: "u.s") that ends at `pos`."""
-    word = re.search(r"([\w.]+)$", text[max(0, pos - 12):pos])
+    word = _WORD_END.search(text[max(0, pos - 12):pos])
     return word.group(1).lower() if word else ""
 
 

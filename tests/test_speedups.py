@@ -5,6 +5,7 @@ cases picked to defeat it (upper case, accents, letters IGNORECASE folds, non-La
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from shared import shared_path
 
-from monitor import facts, figures, rules
+from monitor import extract, facts, figures, rules
 
 TABLES = Path(__file__).resolve().parent / "data" / "extract"
 
@@ -89,3 +90,10 @@ def test_period_screen_on_the_texts() -> None:
         for pos in range(0, len(low), 101):  # windows, as period_of reads them
             want = [m.span() for m in facts._PERIOD.finditer(low, pos, pos + 300)]
             assert [m.span() for m in facts.period_matches(low, pos, pos + 300)] == want
+
+
+def test_sentence_boundaries_as_first_written() -> None:
+    plain = re.compile(r"\n+|[.!?]+[\"”’)\]]*[ \t]+|[。！？；]+[\"”’」）)]*\s*|[→·][ \t]+")
+    hard = "a.\nb!! c?\" d。」e；；f → g· h...  i.\"j 。k\n\n\nl.) m"
+    for text in (*texts(), hard):
+        assert [m.span() for m in extract._BOUNDARY.finditer(text)] == [m.span() for m in plain.finditer(text)]
