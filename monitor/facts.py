@@ -21,7 +21,7 @@ from datetime import datetime
 from monitor import rules
 from monitor.figures import Amount, scan_amounts
 from monitor.models import Dropped, Fact, Mention
-from monitor.rules.patterns import compile_lc, expand, factor, first, hits
+from monitor.rules.patterns import compile_lc, expand, factor, finditer_at, first, hits
 
 
 def _rx(*concepts: str) -> re.Pattern[str]:
@@ -185,16 +185,9 @@ _PERIOD_PLACES = re.compile(factor("|".join([
 
 
 def period_matches(low: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
-    """`_PERIOD.finditer(low, pos, endpos)`, with _PERIOD tried only where _PERIOD_PLACES finds a start
-    (six times faster)."""
-    end = len(low) if endpos is None else endpos
-    while (place := _PERIOD_PLACES.search(low, pos, end)) is not None:
-        m = _PERIOD.match(low, place.start(), end)
-        if m is None:
-            pos = place.start() + 1
-        else:
-            yield m
-            pos = m.end()  # _PERIOD never matches an empty string
+    """`_PERIOD.finditer(low, pos, endpos)`, six times faster."""
+    return finditer_at(_PERIOD, _PERIOD_PLACES, low, pos, endpos)
+
 
 _CLAUSE_BREAK = re.compile(r"[,;:—–()（），；：、|│]\s?|\s-\s")
 _BARRIER = re.compile(r"[,;，；、：:()（）]")
@@ -212,6 +205,13 @@ _QUARTER_WITH_YEAR = re.compile(
     r"|\d{1,2}\s*[〜~～-]\s*\d{1,2}\s*月期|20\d\d年[^。]{0,14}?第[1-4]四半期")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _BARE_QUARTER = re.compile(r"次季|首季|第[一二三四1-4]季|[一二三四]季度|\bq[1-4]\b|\b(?:first|second|third|fourth)[- ]quarter")
+# Where each can start (see finditer_at): heads that `re` skips to. _QUARTER_WITH_YEAR's "\d{1,2}…月期" is
+# screened by its ASCII digits only: a text with other digits is read by the plain pattern.
+_QUARTER_WITH_YEAR_PLACES = re.compile(factor(
+    "q1|q2|q3|q4|1q|2q|3q|4q|20|fy|first|second|third|fourth|three|3|" + "|".join(rf"{d}\d?\s*[〜~～-]" for d in "0123456789")))
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")
+_YEAR_PLACES = re.compile("19|20")
+_BARE_QUARTER_PLACES = re.compile(factor("次季|首季|第|一季度|二季度|三季度|四季度|q1|q2|q3|q4|first|second|third|fourth"))
 _FULLWIDTH_DIGIT = re.compile(r"[０-９]")
 _ABBREV = frozenset(
     "mr mrs ms dr prof st jr sr inc ltd co corp vs etc e.g i.e no u.s u.k approx est jan feb mar apr jun jul aug "
@@ -315,10 +315,12 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
          amounts: list[Amount]) -> Doc:
     sents = segment(text, low)
     quarters: set[str] = set()
-    years = [int(y) for y in _YEAR.findall(low)]
+    year_hits = list(finditer_at(_YEAR, _YEAR_PLACES, low))
+    years = [int(y.group(0)) for y in year_hits]
     # the story's quarter is named in its opening or beside its figures
     head = low[:400] + "\n" + "\n".join(low[max(0, a.start - 120):a.end + 60] for a in amounts)
-    for q in _QUARTER_WITH_YEAR.finditer(head):
+    for q in (_QUARTER_WITH_YEAR.finditer(head) if _OTHER_DIGIT.search(head) else
+              finditer_at(_QUARTER_WITH_YEAR, _QUARTER_WITH_YEAR_PLACES, head)):
         if head[q.end():q.end() + 1] == "e":
             continue  # "3Q25E": an analyst's estimate period, not the story's quarter
         if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
@@ -328,7 +330,7 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
         if p and "-Q" in p:
             quarters.add(p)
     if not quarters:
-        for q in _BARE_QUARTER.finditer(head):
+        for q in finditer_at(_BARE_QUARTER, _BARE_QUARTER_PLACES, head):
             if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
                 continue
             m = _PERIOD.match(head, q.start())
@@ -340,7 +342,7 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
     dq = next(iter(quarters)) if len(quarters) == 1 else None
     # the one year an undated story names, leaving out another event's record ("the biggest listing since ... in
     # May 2019") and a comparison ("compared with 2023")
-    own = {y.group(0) for y in _YEAR.finditer(low) if first(_SINCE, low[max(0, y.start() - 80):y.start()]) is None
+    own = {y.group(0) for y in year_hits if first(_SINCE, low[max(0, y.start() - 80):y.start()]) is None
            and first(_COMPARISON_PERIOD, low[max(0, y.start() - 20):y.start()]) is None} if (
         published is None and years and not quarters) else set()
     dy = own.pop() if len(own) == 1 else None

@@ -14,6 +14,7 @@ import pytest
 from shared import shared_path
 
 from monitor import extract, facts, figures, rules
+from monitor.rules.patterns import finditer_at
 
 TABLES = Path(__file__).resolve().parent / "data" / "extract"
 
@@ -97,3 +98,29 @@ def test_sentence_boundaries_as_first_written() -> None:
     hard = "a.\nb!! c?\" d。」e；；f → g· h...  i.\"j 。k\n\n\nl.) m"
     for text in (*texts(), hard):
         assert [m.span() for m in extract._BOUNDARY.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+QUARTERS = "Q2 2025, 2Q25, q3'25, 2025 Q3, 2025-q4, FY25Q2, 2025年第三季度, 2025年度の第3四半期, first quarter of 2025, " \
+           "3 months ended June 30, 2025, three months and six months ended september 30, 2024, 7〜9月期, 10-12月期, " \
+           "2025年7月から第2四半期, 次季, 首季, 第三季, 二季度, Q1, third-quarter, 1998, 2020s, 120251, 2019年"
+
+
+def _screened(rx: re.Pattern[str], places: re.Pattern[str], low: str) -> None:
+    assert [m.span() for m in finditer_at(rx, places, low)] == [m.span() for m in rx.finditer(low)]
+
+
+@pytest.mark.parametrize(("rx", "places"), [
+    (facts._YEAR, facts._YEAR_PLACES),
+    (facts._QUARTER_WITH_YEAR, facts._QUARTER_WITH_YEAR_PLACES),
+    (facts._BARE_QUARTER, facts._BARE_QUARTER_PLACES),
+])
+def test_year_and_quarter_screens(rx: re.Pattern[str], places: re.Pattern[str]) -> None:
+    for text in (*texts(), QUARTERS, QUARTERS.replace(",", "")):
+        low = text.lower()
+        if rx is facts._QUARTER_WITH_YEAR and facts._OTHER_DIGIT.search(low):
+            continue  # read by the plain pattern
+        _screened(rx, places, low)
+
+
+def test_other_digits_are_noticed() -> None:
+    assert facts._OTHER_DIGIT.search("１０～１２月期") and not facts._OTHER_DIGIT.search("10-12月期 2025")

@@ -202,6 +202,22 @@ def compile_lc(pattern: str) -> re.Pattern[str]:
         return re.compile(p)
 
 
+def finditer_at(rx: re.Pattern[str], places: re.Pattern[str], s: str, pos: int = 0,
+                endpos: int | None = None) -> Iterator[re.Match[str]]:
+    """`rx.finditer(s, pos, endpos)` with `rx` tried only where `places` matches. For a pattern `re` has to try
+    at every character (its alternatives start with groups or look-behinds) and a `places` made of the literal
+    heads of its alternatives, which `re` skips to. Exact when `places` matches wherever `rx` does (a head of
+    each alternative, without its look-arounds) and `rx` never matches an empty string."""
+    end = len(s) if endpos is None else endpos
+    while (place := places.search(s, pos, end)) is not None:
+        m = rx.match(s, place.start(), end)
+        if m is None:
+            pos = place.start() + 1
+        else:
+            yield m
+            pos = m.end()
+
+
 def _ok_start(low: str, s: int) -> bool:
     if s == 0 or not low[s].isascii() or not low[s].isalpha():
         return True
