@@ -21,7 +21,16 @@ from datetime import datetime
 from monitor import rules
 from monitor.figures import Amount, scan_amounts
 from monitor.models import Dropped, Fact, Mention
-from monitor.rules.patterns import compile_lc, expand, factor, finditer_at, first, hits
+from monitor.rules.patterns import (
+    compile_lc,
+    expand,
+    factor,
+    finditer_at,
+    first,
+    hits,
+    hits_each,
+    pattern_set,
+)
 
 
 def _rx(*concepts: str) -> re.Pattern[str]:
@@ -69,6 +78,7 @@ _COUNT_ROLES = ("users", "users_dau", "users_mau", "users_creators", "users_othe
 _ALL_ROLES = tuple(dict.fromkeys(_MONEY_ROLES + _COUNT_ROLES))
 _PENALTY = {"investment": 8, "stake": 4, "round": 2, "users_other": 4, "untracked": 3, "segment": 0}
 _ROLE_RX: dict[str, re.Pattern[str]] = {c: _rx(c) for c in ROLES}
+_ROLE_SET = pattern_set(_ROLE_RX)  # all the role cues in one scan: see cues_of
 
 _BASIS_RX: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     "revenue": [("arr", _rx("revenue_arr")), ("monthly", _rx("revenue_monthly")),
@@ -368,10 +378,10 @@ def cues_of(sent: Sentence, roles: tuple[str, ...], spans: list[tuple[int, int]]
             windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
         else:
             windows.append((lo, hi))
-    out: Cues = {}
-    for role in roles:
-        rx = _ROLE_RX[role]
-        out[role] = [(m.start(), m.end()) for lo, hi in windows for m in hits(rx, sent.low, lo, hi)]
+    out: Cues = {role: [] for role in roles}
+    for lo, hi in windows:
+        for role, found in hits_each(_ROLE_SET, roles, sent.low, lo, hi).items():
+            out[role].extend(found)
     return out
 
 

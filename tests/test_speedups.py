@@ -14,7 +14,7 @@ import pytest
 from shared import shared_path
 
 from monitor import extract, facts, figures, rules
-from monitor.rules.patterns import finditer_at
+from monitor.rules.patterns import PatternSet, compile_lc, finditer_at, hits, hits_each, pattern_set
 
 TABLES = Path(__file__).resolve().parent / "data" / "extract"
 
@@ -124,3 +124,29 @@ def test_year_and_quarter_screens(rx: re.Pattern[str], places: re.Pattern[str]) 
 
 def test_other_digits_are_noticed() -> None:
     assert facts._OTHER_DIGIT.search("１０～１２月期") and not facts._OTHER_DIGIT.search("10-12月期 2025")
+
+
+def _plain_hits(ps: PatternSet, low: str, lo: int, hi: int) -> dict[str, list[tuple[int, int]]]:
+    return {name: [m.span() for m in hits(rx, low, lo, hi)] for name, rx in ps.patterns.items()}
+
+
+def test_role_cues_in_one_scan_on_the_texts() -> None:
+    roles = tuple(facts._ROLE_RX)
+    for text in texts():
+        for sent in facts.segment(text, text.lower()):
+            n = len(sent.low)
+            for lo, hi in ((0, n), (n // 3, n), (0, n // 2), (5, n - 5)):
+                if lo <= hi:
+                    assert hits_each(facts._ROLE_SET, roles, sent.low, lo, hi) == _plain_hits(facts._ROLE_SET, sent.low, lo, hi)
+
+
+def test_pattern_set_on_hard_cases() -> None:
+    ps = pattern_set({
+        "profit": compile_lc(r"\bprofit\b|net\s+profit"), "net": compile_lc(r"\bnet\b|net\s+income"),
+        "any": compile_lc(r"\w+fit"), "empty": compile_lc(r"x*(?=y)"), "rev": compile_lc(r"\brevenues?\b"),
+    })
+    assert ps.starts["profit"] == frozenset("pn") and ps.starts["any"] is None
+    for low in ("net profit and net income", "prerevenue revenues, nonprofit profit", "xxy net", "y xy", ""):
+        for lo in range(len(low) + 1):
+            for hi in range(lo, len(low) + 1, 3):
+                assert hits_each(ps, tuple(ps.patterns), low, lo, hi) == _plain_hits(ps, low, lo, hi), (low, lo, hi)

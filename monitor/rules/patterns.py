@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -209,13 +210,63 @@ def finditer_at(rx: re.Pattern[str], places: re.Pattern[str], s: str, pos: int =
     heads of its alternatives, which `re` skips to. Exact when `places` matches wherever `rx` does (a head of
     each alternative, without its look-arounds) and `rx` never matches an empty string."""
     end = len(s) if endpos is None else endpos
-    while (place := places.search(s, pos, end)) is not None:
+    while pos <= end and (place := places.search(s, pos, end)) is not None:
         m = rx.match(s, place.start(), end)
         if m is None:
             pos = place.start() + 1
         else:
             yield m
             pos = m.end()
+
+
+@dataclass(frozen=True)
+class PatternSet:
+    """Several `compile_lc` patterns looked for in the same text with one scan: `places` (all their
+    alternatives in one merged alternation) finds every place where any of them can match, and each is tried
+    only there, and only where the text has one of the characters its alternatives start with."""
+
+    patterns: dict[str, re.Pattern[str]]
+    places: re.Pattern[str]
+    starts: dict[str, frozenset[str] | None]  # None: an alternative without a literal head, tried everywhere
+
+
+def pattern_set(patterns: dict[str, re.Pattern[str]]) -> PatternSet:
+    starts: dict[str, frozenset[str] | None] = {}
+    for name, rx in patterns.items():
+        heads = [head(a)[0] for a in split_alts(rx.pattern)]
+        starts[name] = frozenset(h[0] for h in heads) if all(heads) else None
+    places = re.compile(factor("|".join(rx.pattern for rx in patterns.values())))
+    return PatternSet(patterns, places, starts)
+
+
+def hits_each(ps: PatternSet, names: tuple[str, ...], low: str, pos: int = 0,
+              endpos: int | None = None) -> dict[str, list[tuple[int, int]]]:
+    """{name: [(start, end) for m in hits(ps.patterns[name], low, pos, endpos)]} for each name."""
+    end = len(low) if endpos is None else endpos
+    places: list[int] = []
+    at = pos
+    while at <= end and (place := ps.places.search(low, at, end)) is not None:
+        places.append(place.start())
+        at = place.start() + 1
+    out: dict[str, list[tuple[int, int]]] = {}
+    for name in names:
+        rx, starts = ps.patterns[name], ps.starts[name]
+        found: list[tuple[int, int]] = []
+        nxt = pos
+        for q in places:
+            if q < nxt or (starts is not None and (q >= end or low[q] not in starts)):
+                continue
+            m = rx.match(low, q, end)
+            if m is None:
+                continue
+            if m.end() == q:  # an empty match: let finditer's own rules decide what follows
+                found = [(h.start(), h.end()) for h in hits(rx, low, pos, end)]
+                break
+            nxt = m.end()
+            if _ok_start(low, q):
+                found.append((q, nxt))
+        out[name] = found
+    return out
 
 
 def _ok_start(low: str, s: int) -> bool:
