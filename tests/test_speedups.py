@@ -14,7 +14,7 @@ import pytest
 from shared import shared_path
 
 from monitor import extract, facts, figures, rules
-from monitor.rules.patterns import PatternSet, compile_lc, finditer_at, hits, hits_each, pattern_set
+from monitor.rules.patterns import PatternSet, compile_lc, finditer_at, first, hits, hits_each, pattern_set
 
 TABLES = Path(__file__).resolve().parent / "data" / "extract"
 
@@ -150,3 +150,16 @@ def test_pattern_set_on_hard_cases() -> None:
         for lo in range(len(low) + 1):
             for hi in range(lo, len(low) + 1, 3):
                 assert hits_each(ps, tuple(ps.patterns), low, lo, hi) == _plain_hits(ps, low, lo, hi), (low, lo, hi)
+
+
+def test_first_is_the_first_hit() -> None:
+    cases = [(compile_lc(r"\brevenue\b|net"), "prerevenue, netflix revenue"), (compile_lc(r"\bai\b"), "said ai"),
+             (compile_lc(r"\bx*"), "ax x"), (compile_lc(r"\bab"), "cab"), (compile_lc(r"\bq"), ""),
+             (compile_lc(r"\bnet\s+income|\bincome"), "xnet income")]  # finditer never sees "income" there
+    low = "\n".join(texts()).lower()[:50000]
+    cases += [(rx, low) for rx in facts._ROLE_RX.values()] + [(facts._SEGMENT, low), (extract._SPECULATIVE, low)]
+    for rx, text in cases:
+        for start in range(0, max(1, len(text)), max(1, len(text) // 40)):
+            want = next(hits(rx, text[start:]), None)
+            got = first(rx, text[start:])
+            assert (got.span() if got else None) == (want.span() if want else None), (rx.pattern[:40], start)

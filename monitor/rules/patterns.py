@@ -283,7 +283,13 @@ def hits(rx: re.Pattern[str], low: str, pos: int = 0, endpos: int | None = None)
 
 
 def first(rx: re.Pattern[str], low: str) -> re.Match[str] | None:
-    return next(hits(rx, low), None)
+    """next(hits(rx, low), None), without a generator (a quarter of a million calls a thousand articles)."""
+    m = rx.search(low)
+    while m is not None and not _ok_start(low, m.start()):
+        if m.end() == m.start():
+            return next(hits(rx, low), None)  # after an empty match finditer has rules of its own
+        m = rx.search(low, m.end())
+    return m
 
 
 def lower_same_length(text: str) -> str:
