@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from shared import shared_path
 
-from monitor import extract, facts, figures, rules
+from monitor import extract, facts, figures, names, rules
+from monitor.match import compile_watchlist, default_watchlist
 from monitor.rules.patterns import PatternSet, compile_lc, finditer_at, first, hits, hits_each, pattern_set
 
 TABLES = Path(__file__).resolve().parent / "data" / "extract"
@@ -163,3 +164,26 @@ def test_first_is_the_first_hit() -> None:
             want = next(hits(rx, text[start:]), None)
             got = first(rx, text[start:])
             assert (got.span() if got else None) == (want.span() if want else None), (rx.pattern[:40], start)
+
+
+def _plain_is_name(name: str, aliases: frozenset[str]) -> bool:
+    low = name.lower()
+    if not name or low in names.NOT_NAMES or low in names.OUTLETS or low in aliases:
+        return False
+    if any(a in low.split() for a in aliases if " " not in a and a.isascii() and len(a) > 3):
+        return False
+    if any(a in low for a in aliases if not a.isascii()):
+        return False
+    words = low.split()
+    if words[0] in names.NOT_NAMES and words[0] not in ("the",) and not (len(words) >= 3 and words[0] in names._PLACES):
+        return False
+    return not (len(name) > 60 or not re.search(r"[^\W\d_]", name))
+
+
+def test_is_name_with_the_aliases_sorted_once() -> None:
+    aliases = frozenset(compile_watchlist(default_watchlist()).alias_entity)
+    candidates = ["Kuaishou Technology", "Kling AI", "快手科技", "Tencent", "the Kling unit", "China Asset Management",
+                  "Chinese regulators", "KUAISHOU Holdings", "Sequoia", "可灵", "Bloomberg", "123"]
+    candidates += sorted({w for t in texts()[:40] for w in re.findall(r"[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*", t)})
+    for name in candidates:
+        assert names.is_name(name, aliases) == _plain_is_name(name, aliases), name
