@@ -183,7 +183,7 @@ def _plain_is_name(name: str, aliases: frozenset[str]) -> bool:
 def test_is_name_with_the_aliases_sorted_once() -> None:
     aliases = frozenset(compile_watchlist(default_watchlist()).alias_entity)
     candidates = ["Kuaishou Technology", "Kling AI", "快手科技", "Tencent", "the Kling unit", "China Asset Management",
-                  "Chinese regulators", "KUAISHOU Holdings", "Sequoia", "可灵", "Bloomberg", "123"]
+                  "Chinese regulators", "KUAISHOU Holdings", "Sequoia", "可灵", "Bloomberg", "123", "Kwai Go", "Keling Fund"]
     candidates += sorted({w for t in texts()[:40] for w in re.findall(r"[A-Z][\w&.-]+(?:\s+[A-Z][\w&.-]+)*", t)})
     for name in candidates:
         assert names.is_name(name, aliases) == _plain_is_name(name, aliases), name
