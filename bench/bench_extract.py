@@ -1,12 +1,14 @@
 """Throughput of the understanding stage on ~5 KB articles, one core.
 
 Builds articles from the seed texts (padded or trimmed to ~5 KB; synthetic text when the seeds are
-absent), runs extract() over them for a few seconds and prints articles/s. Goal: >= 200/s.
+absent), runs extract() over them in passes for a few seconds (at least three) and prints articles/s
+of CPU time on one core, for the best pass and the median one. Goal: >= 200/s.
 Run: python bench/bench_extract.py [seconds]
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,27 +45,26 @@ def main() -> int:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
     docs = articles()
     watch = default_watchlist()
-    extract(docs[0], watch)  # warm the regex caches
+    extract(docs[0], watch)  # compile the per-watchlist patterns
     n = 0
     facts = 0
-    best_cpu = float("inf")  # the fastest pass over all articles, in CPU seconds per article
+    passes: list[float] = []  # CPU seconds per article, one entry per pass over all the articles
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    while time.perf_counter() - t0 < seconds or len(passes) < 3:
         c0 = time.process_time()
         for d in docs:
             facts += len(extract(d, watch).facts)
             n += 1
-        best_cpu = min(best_cpu, (time.process_time() - c0) / len(docs))
+        passes.append((time.process_time() - c0) / len(docs))
     elapsed = time.perf_counter() - t0
     size = sum(len(d.full_text) for d in docs) / len(docs)
-    rate = n / elapsed
-    cpu_rate = 1 / best_cpu
-    # On a shared machine the wall clock counts other processes' time too; the CPU time of the best pass is
-    # what one core spends per article.
-    print(f"{n} articles (~{size / 1000:.1f} KB each) in {elapsed:.2f}s: {rate:.0f} articles/s wall clock "
-          f"({1000 / rate:.2f} ms/article, {facts / n:.1f} facts/article); {cpu_rate:.0f} articles/s of CPU time "
-          f"(best pass, {1000 * best_cpu:.2f} ms/article) -- goal >= 200/s")
-    return 0 if max(rate, cpu_rate) >= 200 else 1
+    best, median = min(passes), statistics.median(passes)
+    # On a shared machine the wall clock counts other processes' time too; CPU time is what one core spends.
+    print(f"{n} articles (~{size / 1000:.1f} KB each, {facts / n:.1f} facts/article) in {elapsed:.2f}s, "
+          f"{len(passes)} passes: {n / elapsed:.0f} articles/s wall clock")
+    print(f"{1 / best:.0f} articles/s of CPU time on one core (best pass, {1000 * best:.2f} ms/article); "
+          f"median pass {1 / median:.0f} articles/s ({1000 * median:.2f} ms/article) -- goal >= 200/s")
+    return 0 if 1 / best >= 200 else 1
 
 
 if __name__ == "__main__":

@@ -38,17 +38,35 @@ _ABBREV = frozenset(
     "mr mrs ms dr prof st jr sr inc ltd co corp vs etc e.g i.e no u.s u.k approx est jan feb mar apr jun jul aug "
     "sep sept oct nov dec rep sen gov gen fig".split()
 )
-_BOUNDARY = re.compile(r"\n+|[.!?]+[\"”’)\]]*[ \t]+|[。！？；]+[\"”’」）)]*\s*|[→·][ \t]+")
+# \n+ | [.!?]+["”’)\]]*[ \t]+ | [。！？；]+["”’」）)]*\s* | [→·][ \t]+, written to start with one character class (each
+# alternative starts with its own characters; a look-behind picks it) so that `re` skips ahead: 7x faster.
+_BOUNDARY = re.compile(r"[\n.!?。！？；→·](?:(?<=\n)\n*|(?<=[.!?])[.!?]*[\"”’)\]]*[ \t]+|(?<=[。！？；])[。！？；]*[\"”’」）)]*\s*"
+                       r"|(?<=[→·])[ \t]+)")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Sentence:
+    """One sentence; whether it speculates or attributes is found when first asked (most sentences never are:
+    those two patterns over every sentence were a tenth of the extractor's time)."""
+
     start: int
     end: int
     text: str
     low: str  # lower-cased text, same offsets
-    speculative: bool
-    attributed: bool
+    _speculative: bool | None = None
+    _attributed: bool | None = None
+
+    @property
+    def speculative(self) -> bool:
+        if self._speculative is None:
+            self._speculative = _is_speculative(self.text, self.low)
+        return self._speculative
+
+    @property
+    def attributed(self) -> bool:
+        if self._attributed is None:
+            self._attributed = _first(_ATTRIBUTED, self.low) is not None
+        return self._attributed
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -158,8 +176,7 @@ def _build_ctx(text: str, mentions: tuple[Mention, ...], watch: Watchlist,
     sents = []
     low = lower_same_length(text)
     for s, e in split_sentences(text):
-        st, sl = text[s:e], low[s:e]
-        sents.append(_Sentence(s, e, st, sl, _is_speculative(st, sl), _first(_ATTRIBUTED, sl) is not None))
+        sents.append(_Sentence(s, e, text[s:e], low[s:e]))
     return _Ctx(
         text=text, low=low, sents=sents, starts=[s.start for s in sents], mentions=mentions,
         mention_starts=[m.start for m in mentions], watch=watch, wre=_watch_regex(watch), published=published,
@@ -170,8 +187,8 @@ def _build_ctx(text: str, mentions: tuple[Mention, ...], watch: Watchlist,
 def _statuses(ctx: _Ctx) -> list[str]:
     found: list[tuple[int, str]] = []
     for sent in ctx.sents:
-        if sent.speculative or sent.attributed or not _first(_ROUND_CONTEXT, sent.low):
-            continue
+        if not _first(_ROUND_CONTEXT, sent.low) or sent.speculative or sent.attributed:
+            continue  # the cheap test first
         for name, rx in _STAGE_WORDS:
             if name not in _STATUS_KINDS:
                 continue

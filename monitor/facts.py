@@ -21,7 +21,16 @@ from datetime import datetime
 from monitor import rules
 from monitor.figures import Amount, scan_amounts
 from monitor.models import Dropped, Fact, Mention
-from monitor.rules.patterns import compile_lc, first, hits
+from monitor.rules.patterns import (
+    compile_lc,
+    expand,
+    factor,
+    finditer_at,
+    first,
+    hits,
+    hits_each,
+    pattern_set,
+)
 
 
 def _rx(*concepts: str) -> re.Pattern[str]:
@@ -69,6 +78,7 @@ _COUNT_ROLES = ("users", "users_dau", "users_mau", "users_creators", "users_othe
 _ALL_ROLES = tuple(dict.fromkeys(_MONEY_ROLES + _COUNT_ROLES))
 _PENALTY = {"investment": 8, "stake": 4, "round": 2, "users_other": 4, "untracked": 3, "segment": 0}
 _ROLE_RX: dict[str, re.Pattern[str]] = {c: _rx(c) for c in ROLES}
+_ROLE_SET = pattern_set(_ROLE_RX)  # all the role cues in one scan: see cues_of
 
 _BASIS_RX: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     "revenue": [("arr", _rx("revenue_arr")), ("monthly", _rx("revenue_monthly")),
@@ -172,6 +182,23 @@ _PERIOD = re.compile(
     rf"|(?<![\d.,$€¥])(?P<y>{_Y})(?![\d%])",
 )
 
+# Where a period can start: the head of each _PERIOD alternative, as literals `re` can skip to (its own
+# alternatives all start with a group, which `re` tries at every character: ~1 µs a character). Dropping
+# the look-arounds and what follows a head makes it match wherever _PERIOD does, and a little more.
+_PERIOD_PLACES = re.compile(factor("|".join([
+    r"19\d\d", r"20\d\d", "fy", r"fiscal\s", "h1", "h2", *[f"q{n}" for n in "1234"], *[f"{n}q" for n in "1234"],
+    *[re.escape(k) + rf"\s*(?:-|\s)?(?:{_Q_WORD})" for k in _ORD],
+    *[x for w in rules.words("facts", "half_word") for x in expand(w)],
+    *[rf"{d}\d?\s*[〜~～-]" for d in "0123456789"], "three[- ]", "3[- ]",
+    *[re.escape(k) for k in _MONTHS],
+])))
+
+
+def period_matches(low: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+    """`_PERIOD.finditer(low, pos, endpos)`, six times faster."""
+    return finditer_at(_PERIOD, _PERIOD_PLACES, low, pos, endpos)
+
+
 _CLAUSE_BREAK = re.compile(r"[,;:—–()（），；：、|│]\s?|\s-\s")
 _BARRIER = re.compile(r"[,;，；、：:()（）]")
 _AFTER_BARRIER = re.compile(r"\band\b|\bwhile\b|\bwith\b|[、和及与與]")  # "RMB35.0bn and adjusted net profit ..."
@@ -188,6 +215,13 @@ _QUARTER_WITH_YEAR = re.compile(
     r"|\d{1,2}\s*[〜~～-]\s*\d{1,2}\s*月期|20\d\d年[^。]{0,14}?第[1-4]四半期")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _BARE_QUARTER = re.compile(r"次季|首季|第[一二三四1-4]季|[一二三四]季度|\bq[1-4]\b|\b(?:first|second|third|fourth)[- ]quarter")
+# Where each can start (see finditer_at): heads that `re` skips to. _QUARTER_WITH_YEAR's "\d{1,2}…月期" is
+# screened by its ASCII digits only: a text with other digits is read by the plain pattern.
+_QUARTER_WITH_YEAR_PLACES = re.compile(factor(
+    "q1|q2|q3|q4|1q|2q|3q|4q|20|fy|first|second|third|fourth|three|3|" + "|".join(rf"{d}\d?\s*[〜~～-]" for d in "0123456789")))
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")
+_YEAR_PLACES = re.compile("19|20")
+_BARE_QUARTER_PLACES = re.compile(factor("次季|首季|第|一季度|二季度|三季度|四季度|q1|q2|q3|q4|first|second|third|fourth"))
 _FULLWIDTH_DIGIT = re.compile(r"[０-９]")
 _ABBREV = frozenset(
     "mr mrs ms dr prof st jr sr inc ltd co corp vs etc e.g i.e no u.s u.k approx est jan feb mar apr jun jul aug "
@@ -205,9 +239,12 @@ class Sentence:
     low: str
 
 
+_WORD_END = re.compile(r"([\w.]+)$")
+
+
 def word_before(text: str, pos: int) -> str:
     """The lower-cased word (dots included: "u.s") that ends at `pos`."""
-    word = re.search(r"([\w.]+)$", text[max(0, pos - 12):pos])
+    word = _WORD_END.search(text[max(0, pos - 12):pos])
     return word.group(1).lower() if word else ""
 
 
@@ -288,10 +325,12 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
          amounts: list[Amount]) -> Doc:
     sents = segment(text, low)
     quarters: set[str] = set()
-    years = [int(y) for y in _YEAR.findall(low)]
+    year_hits = list(finditer_at(_YEAR, _YEAR_PLACES, low))
+    years = [int(y.group(0)) for y in year_hits]
     # the story's quarter is named in its opening or beside its figures
     head = low[:400] + "\n" + "\n".join(low[max(0, a.start - 120):a.end + 60] for a in amounts)
-    for q in _QUARTER_WITH_YEAR.finditer(head):
+    for q in (_QUARTER_WITH_YEAR.finditer(head) if _OTHER_DIGIT.search(head) else
+              finditer_at(_QUARTER_WITH_YEAR, _QUARTER_WITH_YEAR_PLACES, head)):
         if head[q.end():q.end() + 1] == "e":
             continue  # "3Q25E": an analyst's estimate period, not the story's quarter
         if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
@@ -301,7 +340,7 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
         if p and "-Q" in p:
             quarters.add(p)
     if not quarters:
-        for q in _BARE_QUARTER.finditer(head):
+        for q in finditer_at(_BARE_QUARTER, _BARE_QUARTER_PLACES, head):
             if first(_COMPARISON_PERIOD, head[max(0, q.start() - 20):q.start()]) is not None:
                 continue
             m = _PERIOD.match(head, q.start())
@@ -313,7 +352,7 @@ def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime
     dq = next(iter(quarters)) if len(quarters) == 1 else None
     # the one year an undated story names, leaving out another event's record ("the biggest listing since ... in
     # May 2019") and a comparison ("compared with 2023")
-    own = {y.group(0) for y in _YEAR.finditer(low) if first(_SINCE, low[max(0, y.start() - 80):y.start()]) is None
+    own = {y.group(0) for y in year_hits if first(_SINCE, low[max(0, y.start() - 80):y.start()]) is None
            and first(_COMPARISON_PERIOD, low[max(0, y.start() - 20):y.start()]) is None} if (
         published is None and years and not quarters) else set()
     dy = own.pop() if len(own) == 1 else None
@@ -339,10 +378,10 @@ def cues_of(sent: Sentence, roles: tuple[str, ...], spans: list[tuple[int, int]]
             windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
         else:
             windows.append((lo, hi))
-    out: Cues = {}
-    for role in roles:
-        rx = _ROLE_RX[role]
-        out[role] = [(m.start(), m.end()) for lo, hi in windows for m in hits(rx, sent.low, lo, hi)]
+    out: Cues = {role: [] for role in roles}
+    for lo, hi in windows:
+        for role, found in hits_each(_ROLE_SET, roles, sent.low, lo, hi).items():
+            out[role].extend(found)
     return out
 
 
@@ -658,7 +697,7 @@ def period_of(kind: str, a: Amount, sent: Sentence, clause: tuple[int, int], doc
     best: tuple[int, str, int] | None = None
     spans = [(o.start - sent.start, (o.conv_end or o.end) - sent.start) for o in group or [a]
              if o is a or (o.unit != "percent" and (o.scaled or o.unit != "count"))]  # bare numbers may be years
-    for m in _PERIOD.finditer(sent.low, max(0, rs - 200), min(len(sent.low), max(clause[1], re_) + 40)):
+    for m in period_matches(sent.low, max(0, rs - 200), min(len(sent.low), max(clause[1], re_) + 40)):
         if any(m.start() < e and m.end() > s for s, e in spans):
             continue  # a figure, not a date ("2000万美元")
         if m.start() > re_ and any(re_ <= s < m.start() for s, _ in spans):
@@ -726,7 +765,7 @@ def _years(a: Amount) -> bool:
 def _dates_in(sent: Sentence, published: datetime | None) -> Iterator[tuple[int | None, int | None, int]]:
     """(year, month, offset) of each calendar date a sentence names, either part possibly missing
     (a year-less month is the story's year when it is dated)."""
-    for m in _PERIOD.finditer(sent.low):
+    for m in period_matches(sent.low):
         g = m.groupdict()
         if g["my"]:
             yield int(g["my"]), int(g["mm"]), m.start()

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 
 from monitor import rules
-from monitor.rules.patterns import trie_alternation
+from monitor.rules.patterns import factor, flatten, lower_outside_escapes, strip_leading_b, trie_alternation
 
 # ------------------------------------------------------------------ vocab
 
@@ -306,10 +306,44 @@ _CONV_CLOSE = re.compile(r"\s*[)）]")
 _QUAL_BEFORE_ONE = re.compile(
     "|".join(f"(?P<{name}>{rx.pattern})" for name, rx in _QUAL_BEFORE), re.IGNORECASE
 )
+# Where _QUAL_BEFORE_ONE can match, found ten times faster: the same words lower-cased (for lower-cased text),
+# their leading \b dropped (so every alternative starts with a literal `re` can skip to) and their heads merged.
+# It matches wherever the full pattern does, and at a few more places (a word inside another); the full
+# pattern decides at each place it finds, leftmost first, so the answer is the same.
+_QUAL_PLACES = re.compile(factor(flatten(strip_leading_b(lower_outside_escapes(
+    "|".join(rx.pattern for _, rx in _QUAL_BEFORE))))))
+# Text whose only non-ASCII characters have no case reads the same lower-cased as under IGNORECASE, unless the
+# pattern holds one of the few letters that IGNORECASE folds onto an ASCII one.
+_DROP_ASCII = dict.fromkeys(range(128))
+assert not set("ıſKİ") & set(_QUAL_PLACES.pattern)
+
+
+def _lowers_like_ignorecase(s: str) -> bool:
+    if s.isascii():
+        return True
+    rest = s.translate(_DROP_ASCII)
+    return rest.lower() == rest == rest.upper()
+
+
+def _qualifier_before(text: str, start: int) -> re.Match[str] | None:
+    """_QUAL_BEFORE_ONE.search(text, start - 32, start), screened by _QUAL_PLACES."""
+    lo = max(0, start - 32)
+    before = max(0, lo - 1)  # the character before the window, for a look-behind
+    window = text[before:start]
+    if not _lowers_like_ignorecase(window):
+        return _QUAL_BEFORE_ONE.search(text, lo, start)
+    low = window.lower()
+    pos = lo - before
+    while (place := _QUAL_PLACES.search(low, pos)) is not None:
+        m = _QUAL_BEFORE_ONE.match(text, before + place.start(), start)
+        if m is not None:
+            return m
+        pos = place.start() + 1
+    return None
 
 
 def _qualifier(text: str, start: int, end: int) -> str:
-    m = _QUAL_BEFORE_ONE.search(text, max(0, start - 32), start)
+    m = _qualifier_before(text, start)
     if m is not None:
         return m.lastgroup or "exact"
     after = text[end:end + 12]

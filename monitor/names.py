@@ -107,16 +107,24 @@ def canonical_name(name: str) -> str:
     return CANONICAL.get(stripped.lower(), stripped)
 
 
+@lru_cache(maxsize=8)
+def _alias_kinds(aliases: frozenset[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The aliases that are one long Latin word, and the non-Latin ones (sorted once per watchlist)."""
+    return (frozenset(a for a in aliases if " " not in a and a.isascii() and len(a) > 3),
+            tuple(a for a in aliases if not a.isascii()))
+
+
 def is_name(name: str, aliases: frozenset[str]) -> bool:
     """A plausible investor or partner name: not a common word, an outlet, or a watched alias."""
     low = name.lower()
     if not name or low in NOT_NAMES or low in OUTLETS or low in aliases:
         return False
-    if any(a in low.split() for a in aliases if " " not in a and a.isascii() and len(a) > 3):
-        return False  # "Kuaishou Technology", "Kling AI"
-    if any(a in low for a in aliases if not a.isascii()):
-        return False  # "快手科技"
+    one_word, non_latin = _alias_kinds(aliases)
     words = low.split()
+    if not one_word.isdisjoint(words):
+        return False  # "Kuaishou Technology", "Kling AI"
+    if any(a in low for a in non_latin):
+        return False  # "快手科技"
     if words[0] in NOT_NAMES and words[0] not in ("the",) and not (len(words) >= 3 and words[0] in _PLACES):
         return False  # "Chinese regulators", but "China Asset Management"
     if len(name) > 60 or not re.search(r"[^\W\d_]", name):

@@ -161,3 +161,15 @@ def test_investor_lists_named_before_their_role(text: str, investors: list[str])
     from monitor.models import Document
 
     assert list(extract(Document(source="t", title="", text=text)).investors) == investors
+
+
+def test_sentence_flags_are_found_when_first_asked() -> None:
+    from monitor.extract import _build_ctx, _is_speculative
+    from monitor.match import default_watchlist
+
+    ctx = _build_ctx("Kling AI could raise $1 billion. Reuters reported that Tencent invested.", (), default_watchlist())
+    hedge, reported = ctx.sents
+    assert hedge._speculative is None and hedge._attributed is None  # nothing computed up front
+    assert hedge.speculative and not hedge.attributed
+    assert not reported.speculative and reported.attributed
+    assert reported.speculative == _is_speculative(reported.text, reported.low)  # asked twice, same answer

@@ -2,14 +2,16 @@
 
 Patterns run on lower-cased text (several times faster for `re` than IGNORECASE). A leading `\\b` is
 dropped from each alternative and re-checked by `hits`/`first`, and `(?:a|b)x` groups are flattened to
-`ax|bx`, so that every alternative starts with a literal and `re` can skip ahead with its prefix scan.
-Both rewrites are tested in tests/test_patterns.py.
+`ax|bx`, so that every alternative starts with a literal and `re` can skip ahead with its prefix scan;
+then the literal heads alternatives share are merged (`factor`), keeping which alternative wins.
+The rewrites are tested in tests/test_patterns.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -143,15 +145,128 @@ def lower_outside_escapes(pattern: str) -> str:
     return "".join(t if t[0] == "\\" else t.lower() for t in _ESCAPE_OR_TEXT.findall(pattern))
 
 
+def factor(p: str) -> str:
+    """Merge the literal heads that alternatives share ('revenue|rev(?:s)|sales' -> 'rev(?:enue|(?:s))|sales'),
+    so that `re` tests each first character once instead of once per alternative (2x faster on the long
+    vocabularies). The match found is the same: only alternatives with different next characters, which can
+    never both match at one place, change order; one that starts with a class, a group or an escape stays
+    between the same neighbours. Patterns with capturing groups are returned as they are (their numbers
+    would move)."""
+    alts = split_alts(p)
+    if len(alts) < 2 or "(" in p and re.compile(p).groups:
+        return p
+    return _merge_heads([head(a) for a in alts])
+
+
+def _merge_heads(items: list[tuple[str, str]]) -> str:
+    """One alternation of (literal head, rest) items in priority order, heads that share a first character
+    merged within each run of items that have a head."""
+    out: list[str] = []
+    i = 0
+    while i < len(items):
+        if not items[i][0]:
+            out.append(items[i][1])  # no literal head: it keeps its place between the runs
+            i += 1
+            continue
+        j = i
+        while j < len(items) and items[j][0]:
+            j += 1
+        buckets: dict[str, list[tuple[str, str]]] = {}
+        for h, rest in items[i:j]:
+            buckets.setdefault(h[0], []).append((h, rest))
+        for bucket in buckets.values():
+            if len(bucket) == 1:
+                out.append(re.escape(bucket[0][0]) + bucket[0][1])
+                continue
+            n = len(_common_prefix([h for h, _ in bucket]))
+            out.append(re.escape(bucket[0][0][:n]) + "(?:" + _merge_heads([(h[n:], r) for h, r in bucket]) + ")")
+        i = j
+    return "|".join(out)
+
+
+def _common_prefix(words: list[str]) -> str:
+    lo, hi = min(words), max(words)
+    n = 0
+    while n < len(lo) and lo[n] == hi[n]:
+        n += 1
+    return lo[:n]
+
+
 def compile_lc(pattern: str) -> re.Pattern[str]:
     """Compile a case-insensitive pattern for *lower-cased* text, which `re` scans several times faster.
 
     Use with `hits` / `first`, which re-check the word boundary that `strip_leading_b` removed."""
     p = strip_leading_b(lower_outside_escapes(pattern).replace("(?p<", "(?P<"))
     try:
-        return re.compile(flatten(p))
+        return re.compile(factor(flatten(p)))
     except re.error:  # e.g. a named group would be duplicated
         return re.compile(p)
+
+
+def finditer_at(rx: re.Pattern[str], places: re.Pattern[str], s: str, pos: int = 0,
+                endpos: int | None = None) -> Iterator[re.Match[str]]:
+    """`rx.finditer(s, pos, endpos)` with `rx` tried only where `places` matches. For a pattern `re` has to try
+    at every character (its alternatives start with groups or look-behinds) and a `places` made of the literal
+    heads of its alternatives, which `re` skips to. Exact when `places` matches wherever `rx` does (a head of
+    each alternative, without its look-arounds) and `rx` never matches an empty string."""
+    end = len(s) if endpos is None else endpos
+    while pos <= end and (place := places.search(s, pos, end)) is not None:
+        m = rx.match(s, place.start(), end)
+        if m is None:
+            pos = place.start() + 1
+        else:
+            yield m
+            pos = m.end()
+
+
+@dataclass(frozen=True)
+class PatternSet:
+    """Several `compile_lc` patterns looked for in the same text with one scan: `places` (all their
+    alternatives in one merged alternation) finds every place where any of them can match, and each is tried
+    only there, and only where the text has one of the characters its alternatives start with."""
+
+    patterns: dict[str, re.Pattern[str]]
+    places: re.Pattern[str]
+    starts: dict[str, frozenset[str] | None]  # None: an alternative without a literal head, tried everywhere
+
+
+def pattern_set(patterns: dict[str, re.Pattern[str]]) -> PatternSet:
+    starts: dict[str, frozenset[str] | None] = {}
+    for name, rx in patterns.items():
+        heads = [head(a)[0] for a in split_alts(rx.pattern)]
+        starts[name] = frozenset(h[0] for h in heads) if all(heads) else None
+    places = re.compile(factor("|".join(rx.pattern for rx in patterns.values())))
+    return PatternSet(patterns, places, starts)
+
+
+def hits_each(ps: PatternSet, names: tuple[str, ...], low: str, pos: int = 0,
+              endpos: int | None = None) -> dict[str, list[tuple[int, int]]]:
+    """{name: [(start, end) for m in hits(ps.patterns[name], low, pos, endpos)]} for each name."""
+    end = len(low) if endpos is None else endpos
+    places: list[int] = []
+    at = pos
+    while at <= end and (place := ps.places.search(low, at, end)) is not None:
+        places.append(place.start())
+        at = place.start() + 1
+    out: dict[str, list[tuple[int, int]]] = {}
+    for name in names:
+        rx, starts = ps.patterns[name], ps.starts[name]
+        found: list[tuple[int, int]] = []
+        nxt = pos
+        for q in places:
+            if q < nxt or (starts is not None and (q >= end or low[q] not in starts)):
+                continue
+            m = rx.match(low, q, end)
+            if m is None:
+                continue
+            if m.end() == q:  # an empty match: let finditer's own rules decide what follows
+                found = [(h.start(), h.end()) for h in hits(rx, low, pos, end)]
+                break
+            nxt = m.end()
+            if _ok_start(low, q):
+                found.append((q, nxt))
+        out[name] = found
+    return out
 
 
 def _ok_start(low: str, s: int) -> bool:
@@ -168,7 +283,13 @@ def hits(rx: re.Pattern[str], low: str, pos: int = 0, endpos: int | None = None)
 
 
 def first(rx: re.Pattern[str], low: str) -> re.Match[str] | None:
-    return next(hits(rx, low), None)
+    """next(hits(rx, low), None), without a generator (a quarter of a million calls a thousand articles)."""
+    m = rx.search(low)
+    while m is not None and not _ok_start(low, m.start()):
+        if m.end() == m.start():
+            return next(hits(rx, low), None)  # after an empty match finditer has rules of its own
+        m = rx.search(low, m.end())
+    return m
 
 
 def lower_same_length(text: str) -> str:
