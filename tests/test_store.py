@@ -192,3 +192,20 @@ def test_the_store_does_not_load_numpy_and_numpy_still_loads_after() -> None:
             "import numpy, monitor.dedupe; print(numpy.array([1]).sum())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "1"]
+
+
+def test_an_entry_pickles_to_an_equal_entry_with_every_field() -> None:
+    """Entry's own __reduce__ (for the parse workers' results) names every field, in order."""
+    import dataclasses
+    import pickle
+    from datetime import UTC, datetime
+
+    from monitor.models import Entry
+
+    fields = dataclasses.fields(Entry)
+    values = {f.name: f"v{i}" for i, f in enumerate(fields)}
+    values.update(published=datetime(2026, 11, 29, tzinfo=UTC), published_from_fetch=True,
+                  updated=datetime(2026, 11, 30, tzinfo=UTC))
+    entry = Entry(**values)  # type: ignore[arg-type]
+    assert len(entry.__reduce__()[1]) == len(fields)
+    assert pickle.loads(pickle.dumps(entry)) == entry
