@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.dedupe import (  # noqa: E402
     ANCHOR_BANDS,
     BANDS,
-    anchor_bands,
+    anchor_keys,
     anchors,
     assign_story,
-    band_hashes,
+    band_keys,
     signatures,
-    title_band,
+    title_key,
 )
 from monitor.models import Document  # noqa: E402
 from monitor.store import Store  # noqa: E402
@@ -84,11 +84,11 @@ def run(n: int, queries: int = 500, window: int | None = None) -> dict[str, floa
             sigs = signatures([f"{t}\n\n{b}" for t, b in docs])
             rows = []
             for i, ((title, body), sig) in enumerate(zip(docs, sigs, strict=True), start=start):
-                bands = band_hashes(sig)
-                tb = title_band(title)
+                tk = title_key(title)
                 found = anchors(f"{title}\n\n{body}")
                 rows.append((f"https://s.example/{i}", title, sig.astype("<u4").tobytes(),
-                             bands + ([tb] if tb else []) + anchor_bands(found), " ".join(sorted(found)) or None))
+                             band_keys(sig) + ([tk] if tk is not None else []) + anchor_keys(found),
+                             " ".join(sorted(found)) or None))
             store.bulk_insert_stories(rows, created=now)
             kept.extend(docs[:: max(1, len(docs) // 20)])  # a sample to syndicate later
         fill = time.perf_counter() - t0
