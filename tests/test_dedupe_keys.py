@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from datasketch import MinHash
 from sqlite_utils import Database
 
 from monitor.dedupe import (
+    _NAME,  # the name pattern `statement_lines` feeds
     ANCHOR_BAND0,
     BANDS,
     KEY_BITS,
@@ -26,7 +28,9 @@ from monitor.dedupe import (
     comparable,
     minhash,
     normalized_title,
+    shingle_hashes,
     signature,
+    statement_lines,
     title_key,
 )
 from monitor.models import Document
@@ -91,3 +95,23 @@ def test_migration_0006_converts_band_rows_to_the_keys_new_stories_probe(tmp_pat
         copy = assign_story(store, Document(source="https://b.example/1", url="https://b.example/1", title=TITLE,
                                             text="Home | News\n" + TEXT), threshold=0.5)
         assert copy.duplicate_of == "https://a.example/kling" and copy.cluster_id == 7
+
+
+@pytest.mark.parametrize("text", [
+    "", "Home | News | Tech", "Home | News | Tech\nKling AI raised money from Tencent and Alibaba Cloud today.",
+    "A long enough first line naming Kling AI\n\n\nShort Line Names\r\nAnother long line, with Tencent in it\n",
+    "Exactly twenty-nine chars Ab\nExactly thirty characters Abcd\n" + "x" * 29 + "\n" + "Y" * 30,
+    "\n\nTrailing Names Here but the line is long\n",
+])
+def test_statement_lines_drop_what_the_short_line_regex_dropped(text: str) -> None:
+    short_line = re.compile(r"^[^\n]{0,29}$", re.MULTILINE)  # what `statement_lines` replaced
+    kept = short_line.sub("", text)
+    assert statement_lines(text) == "\n".join(line for line in kept.split("\n") if line)
+    assert _NAME.findall(statement_lines(text)) == _NAME.findall(kept)
+
+
+def test_signature_ignores_repeated_shingles() -> None:
+    text = comparable(TEXT)
+    assert signature(text + " " + text, normalized=True).tolist() == minhash(shingle_hashes(
+        text + " " + text, normalized=True)).tolist()
+    assert len(shingle_hashes(text + " " + text)) < 2 * len(shingle_hashes(text))
