@@ -537,6 +537,13 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
 
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a SELECT as dicts, without the savepoint sqlite-utils' `query` wraps around every
+        statement (two more statements each time): for the reads made for every story clustered."""
+        cur = self.db.conn.execute(sql, params)
+        keys = [d[0] for d in cur.description]
+        return [dict(zip(keys, row, strict=True)) for row in cur]
+
     def integrity_check(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 
@@ -960,15 +967,16 @@ class Store:
     def story_by_doc(self, doc: str, *, url_key: str | None = None) -> dict[str, Any] | None:
         """The story of a document key, or of another spelling of its URL (same `url_key`)."""
         # Every story's url_key is its doc's URL identity, so one index probe finds both.
-        rows = self.query("SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id"
-                          " WHERE s.url_key = ? ORDER BY s.doc = ? DESC, s.id LIMIT 1", [url_key or url_identity(doc), doc])
+        rows = self._select("SELECT s.*, c.size AS cluster_size FROM stories s JOIN clusters c ON c.id = s.cluster_id"
+                            " WHERE s.url_key = ? ORDER BY s.doc = ? DESC, s.id LIMIT 1",
+                            [url_key or url_identity(doc), doc])
         return rows[0] if rows else None
 
     def story_candidates(self, keys: list[int]) -> list[dict[str, Any]]:
         """Stories sharing at least one LSH band key with `keys`: one index probe per key, never a scan."""
         if not keys:
             return []
-        return self.query(_candidates_sql(len(keys)), keys)
+        return self._select(_candidates_sql(len(keys)), keys)
 
     def story_lookup_plan(self, nkeys: int = 4) -> list[str]:
         """The query plan of the band lookup (tests check it searches the key index, never scans)."""
@@ -1018,7 +1026,7 @@ class Store:
         return n
 
     def cluster(self, cluster_id: int) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM clusters WHERE id = ?", [cluster_id])
+        rows = self._select("SELECT * FROM clusters WHERE id = ?", [cluster_id])
         return rows[0] if rows else None
 
     def cluster_first_doc(self, cluster_id: int) -> str | None:
