@@ -3,11 +3,11 @@
 Texts are compared after width (NFKC) and script (Traditional -> Simplified, OpenCC) are
 normalised, so a copy converted between scripts is the same text. A story's text becomes a set
 of shingles (3 consecutive words; for Chinese, 3 consecutive characters), a 128-value MinHash
-signature (datasketch's affine32 scheme and permutations, fixed seed so runs are reproducible),
-and 42 LSH bands of 3 rows each. Beside the text, a story keeps its *anchors*: what a copy cannot change, its figures
-(35.046, 715) and the names it capitalises (Ghost, Lap, MIPCOM), with 20 LSH bands of their own.
-Each band becomes one integer key, (band << 56) | 56 bits of the band's hash, in the store's
-`story_keys` table, so finding candidates is a fixed number of index probes whatever the store's size.
+signature (datasketch's affine32 scheme, fixed seed so runs are reproducible), and 42 LSH bands
+of 3 rows each. Beside the text, a story keeps its *anchors*: what a copy cannot change, its
+figures (35.046, 715) and the names it capitalises (Ghost, Lap, MIPCOM), with 20 LSH bands of
+their own. Each band is one integer key in the store's `story_keys` table, so finding candidates
+is a fixed number of index probes whatever the store's size.
 
 A candidate is the same story when its text is similar enough, or its title matches with some
 shared text, or it shares most anchors AND some text (a spun or reworded copy) or most anchors
@@ -164,8 +164,9 @@ def anchors(text: str, common: Iterable[str] = (), *, normalized: bool = False) 
 
 
 def _band_key(band: int, data: bytes) -> int:
-    """One band's key in the store. (The low 56 bits of the 8-byte blake2b hash that stores before
-    schema 6 kept beside the band number, so the migration converts their rows in SQL.)"""
+    """One band's key in the store: the band number above the low 56 bits of the band's 8-byte
+    blake2b hash. (Stores before schema 6 kept that hash beside the band number, so migration
+    0006 converts their rows in SQL.)"""
     return (band << KEY_BITS) | int.from_bytes(hashlib.blake2b(data, digest_size=8).digest()[:KEY_BITS // 8],
                                                "little")
 
