@@ -16,6 +16,18 @@ average in brackets), "clustering" ms per story at 10k / 100k stories:
   before anchors (42+1 bands):  1.07 / 1.43 [1.4-1.6]; 10k alone: 0.94-1.51 [1.3-2.0]
   peak RSS 112-119 MB; duplicates found 250/250; 0.9-1.0 candidate stories per query.
 
+After issue 12's last item (one integer key per band in `story_keys`, a story's keys in one
+INSERT, the MinHash written out in numpy, per-story reads without sqlite-utils' savepoint), each
+run beside one of the code before it, 2026-11-29 20:17-20:36 [load 1.4-2.9], CPU ms per story
+(wall in brackets) at 10k; 100k:
+  before: 1.45 (2.47), 2.49 (3.36), 1.55 (2.28); 1.77 (3.31), 1.84 (2.18), 1.84 (1.91)
+  after:  1.04 (1.04), 1.20 (1.22), 1.37 (1.37); 1.46 (1.47), 1.19 (1.21), 1.53 (1.53)
+  peak RSS 109-115 MB (before 114-120); db at 100k 444 MB (482); with the commit per story
+  2.4-3.1 ms; 3.1-3.5 ms (before 4.6-6.1; 4.0-6.6). At the default window (--n 40000 --window
+  20000, a story's keys pruned for each one added): 1.63 ms, before 2.38 [load 0.9-1.0].
+At 100k most queries meet one candidate (median 1, mean 4.2): a few (p99 116, max 197 of 500)
+meet an anchor key that a hundred stories or more share, and they make most of the growth from 10k.
+
     /tmp/v/bin/python bench/bench_cluster.py            # 10k and 100k
     /tmp/v/bin/python bench/bench_cluster.py --n 20000  # one size, in this process
 """
@@ -38,12 +50,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.dedupe import (  # noqa: E402
     ANCHOR_BANDS,
     BANDS,
-    anchor_bands,
+    anchor_keys,
     anchors,
     assign_story,
-    band_hashes,
+    band_keys,
     signatures,
-    title_band,
+    title_key,
 )
 from monitor.models import Document  # noqa: E402
 from monitor.store import Store  # noqa: E402
@@ -84,11 +96,11 @@ def run(n: int, queries: int = 500, window: int | None = None) -> dict[str, floa
             sigs = signatures([f"{t}\n\n{b}" for t, b in docs])
             rows = []
             for i, ((title, body), sig) in enumerate(zip(docs, sigs, strict=True), start=start):
-                bands = band_hashes(sig)
-                tb = title_band(title)
+                tk = title_key(title)
                 found = anchors(f"{title}\n\n{body}")
                 rows.append((f"https://s.example/{i}", title, sig.astype("<u4").tobytes(),
-                             bands + ([tb] if tb else []) + anchor_bands(found), " ".join(sorted(found)) or None))
+                             band_keys(sig) + ([tk] if tk is not None else []) + anchor_keys(found),
+                             " ".join(sorted(found)) or None))
             store.bulk_insert_stories(rows, created=now)
             kept.extend(docs[:: max(1, len(docs) // 20)])  # a sample to syndicate later
         fill = time.perf_counter() - t0
@@ -104,13 +116,14 @@ def run(n: int, queries: int = 500, window: int | None = None) -> dict[str, floa
             new_docs.append(Document(source=f"https://q.example/{q}", url=f"https://q.example/{q}",
                                      title=title, text=body))
         dup = 0
-        inside = 0.0
+        inside = inside_cpu = 0.0
         t1 = time.perf_counter()
         for d in new_docs:
             with store.atomic():
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.process_time()
                 a = assign_story(store, d, threshold=0.5, window=window if window is not None else n + queries)
                 inside += time.perf_counter() - t2
+                inside_cpu += time.process_time() - c2
             dup += a.duplicate_of is not None
         per = (time.perf_counter() - t1) / queries * 1000
         per_inside = inside / queries * 1000
@@ -118,7 +131,8 @@ def run(n: int, queries: int = 500, window: int | None = None) -> dict[str, floa
         size = os.path.getsize(Path(tmp) / "bench.db") + sum(
             os.path.getsize(p) for p in Path(tmp).glob("bench.db-*"))
         store.close()
-    return {"n": n, "fill_s": fill, "ms_per_story": per, "ms_clustering": per_inside, "peak_mb": peak_mb(), "duplicates": dup,
+    return {"n": n, "fill_s": fill, "ms_per_story": per, "ms_clustering": per_inside,
+            "cpu_ms_clustering": inside_cpu / queries * 1000, "peak_mb": peak_mb(), "duplicates": dup,
             "band_rows": bands, "db_mb": size / 1e6}
 
 
@@ -133,7 +147,7 @@ def main() -> int:
     if args.inline or len(sizes) == 1:
         r = run(sizes[0], args.queries, args.window)
         print(f"N={r['n']:>7,}  fill {r['fill_s']:6.1f}s  clustering {r['ms_clustering']:.3f} ms/story"
-              f" ({r['ms_per_story']:.3f} ms with a commit per story)  "
+              f" (CPU {r['cpu_ms_clustering']:.3f}; {r['ms_per_story']:.3f} ms with a commit per story)  "
               f"peak RSS {r['peak_mb']:.0f} MB  duplicates found {r['duplicates']}/{args.queries // 2 + args.queries % 2}"
               f"  band rows {r['band_rows']:,} ({BANDS}+1+{ANCHOR_BANDS} per story)  db {r['db_mb']:.0f} MB", flush=True)
         return 0

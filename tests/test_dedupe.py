@@ -110,11 +110,11 @@ def test_reassigning_the_same_doc_is_idempotent() -> None:
     assert store.count_stories() == 1
 
 
-def test_lookup_uses_the_band_table_index() -> None:
+def test_lookup_uses_the_band_key_index() -> None:
     store = Store()
     plan = store.story_lookup_plan(BANDS)
-    assert any("SEARCH b USING PRIMARY KEY (band=? AND hash=?)" in line for line in plan), plan
-    assert not any(line.startswith("SCAN b") or line.startswith("SCAN story_bands") for line in plan), plan
+    assert any("SEARCH story_keys USING PRIMARY KEY (key=?)" in line for line in plan), plan
+    assert not any(line.startswith("SCAN story_keys") for line in plan), plan
     assign_story(store, doc("https://a.example/kling", TITLE, TEXT), threshold=0.5)
     assign_story(store, OTHER, threshold=0.5)
     # 42 LSH bands per story plus one exact-title band each, and 24 anchor bands (both have 6+ anchors)
