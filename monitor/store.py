@@ -473,6 +473,9 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 # NORMAL in WAL mode survives a process kill; only a power cut may lose the last commit.
                 self.db.execute("PRAGMA synchronous=NORMAL")
+                # Savepoints (one a feed in a poll's write batch, one around each sqlite-utils query) keep
+                # a journal of the pages they change; in memory, not in a temp file written page by page.
+                self.db.execute("PRAGMA temp_store=MEMORY")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 self._migrate()
                 return
