@@ -158,7 +158,7 @@ async def poll_feeds(
     return PollSummary(tuple(outcomes), time.perf_counter() - started)
 
 
-PARSE_QUEUE_PER_WORKER = 2  # parse jobs handed to each worker at once: enough to keep it busy
+PARSE_QUEUE_PER_WORKER = 8  # parse jobs handed to each worker at once: it keeps busy while the main process is slow to hand it more
 WRITE_BATCH_MAX = 100  # feeds per write transaction: few commits, and the write lock is not held for long
 STEAL_MAX = 4  # feeds the writer thread parses at a time while the workers are busy
 

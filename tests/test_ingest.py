@@ -455,14 +455,18 @@ def test_fetching_runs_at_most_concurrency_feeds_ahead_of_storing(feed_server: F
 
 
 def test_workers_and_the_writer_share_the_parsing_and_store_what_one_process_stores(
-        feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        feed_server: FeedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """With a parse worker, feeds wait in one queue: the worker takes from its head, the writer thread
     parses from its tail while it has nothing to write. Both work, and the store ends up as with none."""
     import logging
     import re
     from dataclasses import replace
 
+    from monitor import ingest
     from monitor.ingest import PARSE_IN_WORKER_MIN_BYTES
+
+    monkeypatch.setattr(ingest, "PARSE_QUEUE_PER_WORKER", 1)  # a worker one feed at a time: a queue forms
 
     padding = "<!-- " + "x" * PARSE_IN_WORKER_MIN_BYTES + " -->"
     n = 60
