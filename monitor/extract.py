@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from monitor import moves, names
-from monitor.facts import find_facts, period_ends_sentence, word_before
+from monitor.facts import Positions, find_facts, period_ends_sentence, word_before
 from monitor.match import (
     Watchlist,
     compile_watchlist,
@@ -147,7 +147,7 @@ def _is_speculative(s: str, low: str) -> bool:
 
 
 @dataclass(slots=True)
-class _Ctx:
+class _Ctx(Positions):
     text: str
     low: str
     sents: list[_Sentence]
@@ -157,14 +157,6 @@ class _Ctx:
     watch: Watchlist
     wre: _WatchRegex
     published: datetime | None = None
-
-    def sent_index(self, pos: int) -> int:
-        return max(0, bisect.bisect_right(self.starts, pos) - 1)
-
-    def mentions_in(self, start: int, end: int) -> list[Mention]:
-        lo = bisect.bisect_left(self.mention_starts, start)
-        hi = bisect.bisect_left(self.mention_starts, end)
-        return list(self.mentions[lo:hi])
 
     def last_entity_before(self, pos: int) -> str | None:
         i = bisect.bisect_left(self.mention_starts, pos)

@@ -296,8 +296,26 @@ def _inside_number(s: str, i: int) -> bool:
 # ---------------------------------------------------------------- context
 
 
+class Positions:
+    """Where a position falls in a text read as sentences and mentions: shared by the facts stage's
+    Doc and the extractor's context, which both keep sentence starts and sorted mentions."""
+
+    __slots__ = ()
+    starts: list[int]
+    mentions: tuple[Mention, ...]
+    mention_starts: list[int]
+
+    def sent_index(self, pos: int) -> int:
+        return max(0, bisect.bisect_right(self.starts, pos) - 1)
+
+    def mentions_in(self, start: int, end: int) -> list[Mention]:
+        lo = bisect.bisect_left(self.mention_starts, start)
+        hi = bisect.bisect_left(self.mention_starts, end)
+        return list(self.mentions[lo:hi])
+
+
 @dataclass(slots=True)
-class Doc:
+class Doc(Positions):
     text: str
     low: str
     sents: list[Sentence]
@@ -311,14 +329,6 @@ class Doc:
     listed: dict[str, bool] = field(default_factory=dict)  # known listing month -> the story dates it
     known_listings: Mapping[str, str] = field(default_factory=dict)  # entity -> the month it listed
     before_listing: list[datetime | None] = field(default_factory=list)  # computed once: see _written_before
-
-    def sent_index(self, pos: int) -> int:
-        return max(0, bisect.bisect_right(self.starts, pos) - 1)
-
-    def mentions_in(self, start: int, end: int) -> list[Mention]:
-        lo = bisect.bisect_left(self.mention_starts, start)
-        hi = bisect.bisect_left(self.mention_starts, end)
-        return list(self.mentions[lo:hi])
 
 
 def _doc(text: str, low: str, mentions: tuple[Mention, ...], published: datetime | None,
