@@ -113,17 +113,17 @@ async def poll_feeds(
         chosen = [f for f in chosen if f.name in due]
     paused = store.paused_feeds(now)  # `feeds pause NAME`: not polled, due or not, until resumed
     chosen = [f for f in chosen if f.name not in paused]
-    states = store.feed_states()  # read once: during the poll only the writer thread uses the store
+    states = store.feed_states()  # read once: during the poll only the sink's writer thread uses the store
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     outcomes: list[FeedOutcome] = []
     tasks: list[asyncio.Future[FeedOutcome]] = []
-    writer: _PollSink | None = None
+    sink: _PollSink | None = None
     try:
         if own:
             await fetcher.__aenter__()
 
-        writer = _PollSink(store, cfg, asyncio.get_running_loop(), parse_pool(cfg.fetch.parse_workers, len(chosen)))
+        sink = _PollSink(store, cfg, asyncio.get_running_loop(), parse_pool(cfg.fetch.parse_workers, len(chosen)))
         # A feed holds a slot from its fetch until it is stored: fetching (fast) runs at most this far
         # ahead of parsing and writing (slow), so a poll holds a bounded number of bodies and results
         # in memory, not all of them.
@@ -137,7 +137,7 @@ async def poll_feeds(
                                              private_origin=origin_of(feed.url) if feed.allow_private else None)
                 digest = body_digest(result.body) if result.status == "ok" else None
                 changed = digest is not None and digest != state.get("body_hash")
-                return await writer.submit(_PollItem(feed, state, result, utcnow(), None, digest, changed))
+                return await sink.submit(_PollItem(feed, state, result, utcnow(), None, digest, changed))
 
         tasks = [asyncio.ensure_future(one(f)) for f in chosen]
         for done, fut in enumerate(asyncio.as_completed(tasks), 1):
@@ -150,15 +150,15 @@ async def poll_feeds(
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        if writer is not None:
-            await writer.close()
+        if sink is not None:
+            await sink.close()
         if own:
             await fetcher.__aexit__(None, None, None)
     outcomes.sort(key=lambda o: o.name)
     return PollSummary(tuple(outcomes), time.perf_counter() - started)
 
 
-PARSE_QUEUE_PER_WORKER = 8  # parse jobs handed to each worker at once: it keeps busy while the main process is slow to hand it more
+PARSE_QUEUE_PER_WORKER = 8  # jobs a worker holds at once: it stays busy when the main process is slow to hand more
 WRITE_BATCH_MAX = 100  # feeds per write transaction: few commits, and the write lock is not held for long
 STEAL_MAX = 4  # feeds the writer thread parses at a time while the workers are busy
 
@@ -277,11 +277,14 @@ class _PollSink:
 
     def _write(self, items: list[_PollItem]) -> list[FeedOutcome]:
         """Parse what is still to be parsed (before taking the write lock), then write, in one transaction."""
-        parsed = [item.parsed if item.parsed is not None or not item.changed
-                  else parse_and_normalize(item.result.body, item.result.headers, item.feed.name,
-                                           item.feed.language, item.fetched_at)
-                  for item in items]
-        self.parsed_here += sum(1 for item in items if item.parsed is None and item.changed)
+        parsed: list[tuple[ParsedFeed, list[Entry]] | None] = []
+        for item in items:
+            if item.parsed is None and item.changed:
+                parsed.append(parse_and_normalize(item.result.body, item.result.headers, item.feed.name,
+                                                  item.feed.language, item.fetched_at))
+                self.parsed_here += 1
+            else:
+                parsed.append(item.parsed)
         with self.store.atomic():
             return [handle_result(self.store, self.cfg, item.feed, item.state, item.result, now=item.fetched_at,
                                   parsed=p, body_hash=item.digest) for item, p in zip(items, parsed, strict=True)]
