@@ -44,15 +44,12 @@ _PARSER = etree.XMLParser(
 _PREFIXES: dict[str, str] = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
 _looks_like_html = _FeedParserMixin.looks_like_html
 
-# Bodies the fast path leaves to feedparser without parsing: DTDs and entity declarations, and
-# replacement characters (parse.py's encoding repair decides about those). The pattern is the
-# definition; _declined_bytes is the fast test, held to it by tests/test_fastfeed.py.
-_DECLINE_BYTES_RE = re.compile(rb"<!DOCTYPE|<!ENTITY|\xef\xbf\xbd", re.IGNORECASE)
-
-
 def _declined_bytes(body: bytes) -> bool:
-    """_DECLINE_BYTES_RE.search(body), without the regex: a case-insensitive scan of 60 KB cost
-    ~0.5 ms a feed, memchr-fast `find` of the few '<!' (CDATA sections, mostly) costs microseconds."""
+    """Bodies the fast path leaves to feedparser without parsing: DTDs and entity declarations
+    ('<!DOCTYPE', '<!ENTITY', any case), and replacement characters (parse.py's encoding repair
+    decides about those). The case-insensitive regex that defines it scanned 60 KB in ~0.5 ms;
+    memchr-fast `find` of the few '<!' (CDATA sections, mostly) costs microseconds. The regex is in
+    tests/test_fastfeed.py, which holds the two equal."""
     if b"\xef\xbf\xbd" in body:
         return True
     at = body.find(b"<!")
@@ -170,16 +167,22 @@ _KEYS: dict[str, str] = {}  # tag -> key, for tags whose key does not depend on 
 
 
 def _key(el: Any) -> str:
-    """The name feedparser gives an element: canonical namespace prefix + '_' + local name, lower case."""
+    """The name feedparser gives an element (cached by tag, unless it takes the document's own prefix)."""
     tag = el.tag
     key = _KEYS.get(tag)
-    if key is not None:
-        return key
-    if tag[0] != "{":
-        key = str(tag).lower()
-        if len(_KEYS) < 4096:  # tags come from untrusted documents: keep the cache bounded
+    if key is None:
+        key = _tag_key(el)
+        own_prefix = tag[0] == "{" and tag[1:].partition("}")[0].lower() not in _PREFIXES
+        if not own_prefix and len(_KEYS) < 4096:  # tags come from untrusted documents: keep the cache bounded
             _KEYS[tag] = key
-        return key
+    return key
+
+
+def _tag_key(el: Any) -> str:
+    """Canonical namespace prefix + '_' + local name, lower case."""
+    tag = el.tag
+    if tag[0] != "{":
+        return str(tag).lower()
     ns, _, local = tag[1:].partition("}")
     lower_ns = ns.lower()
     if "backend.userland.com/rss" in lower_ns:
@@ -189,11 +192,7 @@ def _key(el: Any) -> str:
         prefix = el.prefix  # feedparser uses the document's prefix for namespaces it does not know
         if prefix is None:
             raise _Decline
-        return f"{prefix}_{local}".lower() if prefix else local.lower()  # not cached: the prefix is the document's
-    key = f"{prefix}_{local}".lower() if prefix else local.lower()
-    if len(_KEYS) < 4096:
-        _KEYS[tag] = key
-    return key
+    return f"{prefix}_{local}".lower() if prefix else local.lower()
 
 
 def _elements(parent: Any) -> list[Any]:
@@ -201,7 +200,7 @@ def _elements(parent: Any) -> list[Any]:
 
 
 def _attrs(el: Any) -> dict[str, str]:
-    return {str(k).lower(): v for k, v in el.items()} if len(el.attrib) else {}
+    return {str(k).lower(): v for k, v in el.items()}  # items() of the element: no attrib proxy
 
 
 def _text(el: Any) -> str:

@@ -361,16 +361,20 @@ DECLINE_BYTE_CASES: list[bytes] = [
 ]
 
 
+# _declined_bytes's definition
+_DECLINE_BYTES_RE = re.compile(rb"<!DOCTYPE|<!ENTITY|\xef\xbf\xbd", re.IGNORECASE)
+
+
 @pytest.mark.parametrize("body", DECLINE_BYTE_CASES)
 def test_declined_bytes_agrees_with_its_pattern(body: bytes) -> None:
-    from monitor.fastfeed import _DECLINE_BYTES_RE, _declined_bytes
+    from monitor.fastfeed import _declined_bytes
 
     assert _declined_bytes(body) == bool(_DECLINE_BYTES_RE.search(body))
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"feed corpus not found at {CORPUS}")
 def test_declined_bytes_agrees_with_its_pattern_over_the_corpus() -> None:
-    from monitor.fastfeed import _DECLINE_BYTES_RE, _declined_bytes
+    from monitor.fastfeed import _declined_bytes
 
     files = [p for p in sorted(CORPUS.rglob("*")) if p.is_file()]
     verdicts = [(_declined_bytes(b := p.read_bytes()), bool(_DECLINE_BYTES_RE.search(b))) for p in files]
@@ -407,3 +411,17 @@ def test_rfc822_date_shortcut_equals_feedparser() -> None:
     assert sum(bool(_RFC822_DATE.match(d)) for d in dates) > 5000  # the shortcut is really taken
     for d in dates:
         assert _parse_date_fast(d) == _parse_date(d), d
+
+
+def test_element_keys_are_cached_only_where_the_document_cannot_change_them() -> None:
+    """An unknown namespace takes the document's own prefix (feedparser's rule): two documents that
+    bind it to different prefixes get different keys, however the cache was filled."""
+    from lxml import etree
+
+    from monitor.fastfeed import _key
+
+    a = etree.fromstring(b'<r xmlns:aa="urn:x-unknown"><aa:thing/></r>')[0]
+    b = etree.fromstring(b'<r xmlns:bb="urn:x-unknown"><bb:thing/></r>')[0]
+    assert (_key(a), _key(b), _key(a)) == ("aa_thing", "bb_thing", "aa_thing")
+    dc = etree.fromstring(b'<r xmlns:x="http://purl.org/dc/elements/1.1/"><x:creator/></r>')[0]
+    assert _key(dc) == _key(dc) == "dc_creator"  # a known namespace: feedparser's canonical prefix
