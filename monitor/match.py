@@ -284,21 +284,19 @@ def reseller_host(url: str | None, watch: Watchlist) -> bool:
 
 
 @lru_cache(maxsize=32)
-def _screen(watch: Watchlist) -> tuple[re.Pattern[str], re.Pattern[str], Any]:
-    """The screen's patterns: every alias lower-cased (`low`, its definition, and an Aho-Corasick
-    automaton of the same strings, which finds any of them in one C pass), and every alias
-    case-insensitively (`folded`) for the texts lower() changes in length."""
+def _screen(watch: Watchlist) -> tuple[re.Pattern[str], Any]:
+    """The screen: every alias case-insensitively (for the texts lower() changes in length), and an
+    Aho-Corasick automaton of every alias lower-cased, which finds any of them in one C pass."""
     import ahocorasick
 
     aliases = list(dict.fromkeys(a for e in watch.entities for a in (e.name, *e.aliases)))
-    low = re.compile(trie_alternation([re.escape(a.lower()) for a in aliases]) if aliases else "(?!)")
     folded = re.compile(trie_alternation([re.escape(a) for a in aliases]) if aliases else "(?!)", re.IGNORECASE)
     automaton = ahocorasick.Automaton()
     for alias in aliases:
         if alias:
             automaton.add_word(alias.lower(), alias)
     automaton.make_automaton()
-    return low, folded, automaton
+    return folded, automaton
 
 
 def may_mention(text: str, watch: Watchlist) -> bool:
@@ -306,9 +304,9 @@ def may_mention(text: str, watch: Watchlist) -> bool:
     the text, case-folded, in any script, boundaries ignored. Then `match_text` finds nothing and the text
     names no watched entity, so the understanding stages can skip it. Never False where either would hit.
     """
-    _, folded_rx, automaton = _screen(watch)
+    folded_rx, automaton = _screen(watch)
     low = text.lower()
-    if len(automaton) and next(automaton.iter(low), None) is not None:  # the `low` pattern, in one C pass
+    if len(automaton) and next(automaton.iter(low), None) is not None:
         return True
     # lower() changed the length ("İ"): match_text then searches the original text case-insensitively.
     return len(low) != len(text) and folded_rx.search(text) is not None
