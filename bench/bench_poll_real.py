@@ -425,15 +425,20 @@ def print_floor(f: Floor, first_wall: float | None = None) -> None:
         print(f"  first poll / floor: {first_wall / f.total:.1f}x")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_workload_args(ap: argparse.ArgumentParser) -> None:
+    """The workload's options, the same here and in compare_peers.py."""
     ap.add_argument("--feeds", type=int, default=1000)
     ap.add_argument("--items", type=int, default=20, help="items per feed (default 20)")
     ap.add_argument("--delay-ms", type=int, default=100, help="delay of every answer (default 100)")
-    ap.add_argument("--concurrency", type=int, default=200, help="fetch.concurrency and fetch.per_host")
+    ap.add_argument("--concurrency", type=int, default=200, help="kling-monitor's fetch.concurrency and per_host")
     ap.add_argument("--parse-workers", type=int, default=None,
-                    help="set fetch.parse_workers in the config (default: the product's default)")
+                    help="kling-monitor's fetch.parse_workers (default: the product's default)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each floor stage; the best counts")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_workload_args(ap)
     ap.add_argument("--no-backlog", action="store_true", help="skip understanding the backlog")
     ap.add_argument("--check", action="store_true", help="print the generated feeds' shape and exit")
     args = ap.parse_args()

@@ -106,12 +106,7 @@ def _row(tool: str, first: bench.Run, second: bench.Run, ref: tuple[float, float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--feeds", type=int, default=1000)
-    ap.add_argument("--items", type=int, default=20, help="items per feed (default 20)")
-    ap.add_argument("--delay-ms", type=int, default=100, help="delay of every answer (default 100)")
-    ap.add_argument("--concurrency", type=int, default=200, help="kling-monitor's fetch.concurrency and per_host")
-    ap.add_argument("--parse-workers", type=int, default=None, help="kling-monitor's fetch.parse_workers")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each floor stage; the best counts")
+    bench.add_workload_args(ap)
     ap.add_argument("--peers", default="urlwatch,rss2email", help="comma-separated: urlwatch, rss2email")
     ap.add_argument("--peer-timeout", type=float, default=1800, help="stop a peer's poll after this many seconds")
     args = ap.parse_args()
