@@ -347,6 +347,7 @@ def test_nul_bytes_are_removed_not_an_end_of_text(nul: str) -> None:
 FOLD_CASES = [
     "", "  a  b  ", "a\x00b", "a \x00 b", "a\tb\nc\r\nd", "x\x1cy\x1fz", "ctl\x07 \x7f end", "\u200bzero width",
     "nbsp\xa0here", "ideographic\u3000space", "\x0b\x0c", "a\x1b[31mred", "中文 \x08 文字", "\x00", "tab\t\x00\tnul",
+    " \xa0\n\t\r ", "a \xa0 b", "a\xa0\x00b", "line\u2028sep\u2029par", "nel\x85x", "a    b     c", "“quoted” … x  ",
 ]
 
 
@@ -354,6 +355,19 @@ FOLD_CASES = [
 def test_fold_equals_its_definition(text: str) -> None:
     """_fold takes a shortcut for printable text; the result is the definition's: controls removed, then folded."""
     assert normalize._fold(text) == " ".join(normalize._CONTROL_RE.sub("", text).split())
+
+
+def test_fold_equals_its_definition_on_random_text() -> None:
+    """Every white space and control character, in runs, beside letters, CJK and punctuation."""
+    import random
+    import sys
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    alphabet = spaces + [chr(c) for c in range(0x20)] + ["\x7f", "\u200b", "a", "Z", "中", "“", "…", "é", "&", "."]
+    rng = random.Random(14)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) * rng.choice((1, 1, 2, 3, 7)) for _ in range(rng.randrange(12)))
+        assert normalize._fold(text) == " ".join(normalize._CONTROL_RE.sub("", text).split()), repr(text)
 
 
 IDENTITY_CASES = [
