@@ -11,7 +11,7 @@ import pytest
 
 from monitor.errors import StoreError
 from monitor.models import Entry
-from monitor.store import SCHEMA_VERSION, Store
+from monitor.store import PAGE_SIZE, SCHEMA_VERSION, Store
 
 T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -38,6 +38,21 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     with Store(tmp_path / "m.db") as store:
         assert store.get_meta("k") == "v"
         assert store.query("SELECT count(*) AS n FROM _sqlite_migrations") == [{"n": SCHEMA_VERSION}]
+
+
+def test_a_new_store_has_large_pages_and_an_old_store_keeps_its_own(tmp_path: Path) -> None:
+    with Store(tmp_path / "new.db") as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16384
+    old = tmp_path / "old.db"
+    conn = sqlite3.connect(old)  # a store made before: SQLite's default 4 KB pages
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("CREATE TABLE made_before (x)")
+    conn.close()
+    with Store(old) as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        with store.atomic():
+            store.store_entries([entry("https://e.com/a")], now=T)
+        assert store.count_entries() == 1
 
 
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def corrupt(db: Path, *, header: bool = False) -> None:
     if header:
         data[:100] = bytes(rng.randrange(256) for _ in range(100))
     else:
-        page = 4096
+        page = int.from_bytes(data[16:18]) or 65536  # the page size, from the database header
         for p in range(3, len(data) // page - 1, 3):
             data[p * page:(p + 1) * page] = bytes(rng.randrange(256) for _ in range(page))
     db.write_bytes(bytes(data))
@@ -256,11 +256,12 @@ def test_housekeeping_checks_integrity_daily_logs_an_error_and_sets_a_metric(
         store.db.execute("CREATE INDEX junk_x ON junk (x)")
         store.db.conn.executemany("INSERT INTO junk VALUES (?)", [(f"row {i:05d} " * 8,) for i in range(3000)])
         root = store.db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'junk_x'").fetchone()[0]
+        page = store.db.execute("PRAGMA page_size").fetchone()[0]
         store.optimize()
     assert metrics.STORE_CORRUPT._value.get() == 0
     with db.open("r+b") as f:
-        f.seek((root - 1) * 4096)
-        f.write(random.Random(3).randbytes(4096))
+        f.seek((root - 1) * page)
+        f.write(random.Random(3).randbytes(page))
     Daemon(cfg, tick=1).housekeeping()  # checked already today: not again
     assert metrics.STORE_CORRUPT._value.get() == 0
     with Store(db) as store:
