@@ -130,14 +130,22 @@ async def poll_feeds(
         slots = asyncio.Semaphore(max(cfg.fetch.concurrency, 1))
 
         async def one(feed: FeedConfig) -> FeedOutcome:
-            async with slots:
+            await slots.acquire()
+            holding = True
+            try:
                 state = states.get(feed.name) or {}
                 result = await fetcher.fetch(state.get("url") or feed.url, etag=state.get("etag"),
                                              last_modified=state.get("last_modified"),
                                              private_origin=origin_of(feed.url) if feed.allow_private else None)
                 digest = body_digest(result.body) if result.status == "ok" else None
                 changed = digest is not None and digest != state.get("body_hash")
+                if not changed:  # no body to hold in memory: the next fetch need not wait for this write
+                    slots.release()
+                    holding = False
                 return await sink.submit(_PollItem(feed, state, result, utcnow(), None, digest, changed))
+            finally:
+                if holding:
+                    slots.release()
 
         tasks = [asyncio.ensure_future(one(f)) for f in chosen]
         for done, fut in enumerate(asyncio.as_completed(tasks), 1):
