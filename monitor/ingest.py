@@ -247,10 +247,8 @@ class _PollSink:
             self.pool = None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the feed's own caller sees it
-            if not fut.done():
-                fut.set_exception(exc)
-            return
+        except Exception as exc:  # noqa: BLE001 - a bug met on this feed's body fails this feed only
+            parsed = parse_failure(item.feed.name, exc)
         finally:
             self.handed -= 1
             self._hand_to_workers()
@@ -288,14 +286,31 @@ class _PollSink:
         parsed: list[tuple[ParsedFeed, list[Entry]] | None] = []
         for item in items:
             if item.parsed is None and item.changed:
-                parsed.append(parse_and_normalize(item.result.body, item.result.headers, item.feed.name,
-                                                  item.feed.language, item.fetched_at))
+                try:
+                    parsed.append(parse_and_normalize(item.result.body, item.result.headers, item.feed.name,
+                                                      item.feed.language, item.fetched_at))
+                except Exception as exc:  # noqa: BLE001 - a bug met on this feed's body fails this feed only
+                    parsed.append(parse_failure(item.feed.name, exc))
                 self.parsed_here += 1
             else:
                 parsed.append(item.parsed)
         with self.store.atomic():
-            return [handle_result(self.store, self.cfg, item.feed, item.state, item.result, now=item.fetched_at,
-                                  parsed=p, body_hash=item.digest) for item, p in zip(items, parsed, strict=True)]
+            return [self._write_one(item, p) for item, p in zip(items, parsed, strict=True)]
+
+    def _write_one(self, item: _PollItem, parsed: tuple[ParsedFeed, list[Entry]] | None) -> FeedOutcome:
+        """handle_result for one feed of a batch. A bug met on its data (not the store's failure, which
+        ends the batch) rolls back its savepoint and is recorded as the feed's failure, with back-off:
+        the other feeds of the batch are written, and the poll goes on."""
+        try:
+            return handle_result(self.store, self.cfg, item.feed, item.state, item.result, now=item.fetched_at,
+                                 parsed=parsed, body_hash=item.digest)
+        except sqlite3.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.exception("feed %s: storing its entries failed", item.feed.name)
+            error = f"internal: {type(exc).__name__}: {exc}"[:300]
+            return record_failure(self.store, self.cfg, item.feed, item.state, item.result, now=item.fetched_at,
+                                  error=error)
 
     async def close(self) -> None:
         for task in list(self.in_pool):
@@ -318,6 +333,14 @@ def parse_and_normalize(body: bytes, headers: dict[str, str], feed: str, languag
     parsed = parse_feed(body, headers)
     entries = normalize_entries(parsed, feed=feed, language=language, fetched_at=fetched_at)
     return replace(parsed, entries=()), entries
+
+
+def parse_failure(feed: str, exc: BaseException) -> tuple[ParsedFeed, list[Entry]]:
+    """parse_and_normalize's answer for a body it failed on (a bug, or a worker that could not run
+    it): a feed with nothing readable, which handle_result records as the feed's failure."""
+    log.error("feed %s: parsing failed: %s: %s", feed, type(exc).__name__, exc,
+              exc_info=(type(exc), exc, exc.__traceback__))
+    return ParsedFeed(entries=(), bozo=True, bozo_error=f"parse: failed ({type(exc).__name__}: {exc})"[:300]), []
 
 
 def body_digest(body: bytes) -> str:
@@ -362,12 +385,8 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
     meta, entries = parsed or parse_and_normalize(result.body, result.headers, feed.name, feed.language, now)
     if not entries and meta.bozo:
         error = meta.bozo_error or "parse: not a feed"
-        nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff, None))
-        with store.atomic():
-            store.record_fetch(feed.name, result, at=now, next_poll=nxt, error=error)
         log.warning("feed %s: %s", feed.name, error)
-        return FeedOutcome(feed.name, "error", error=error, next_poll=nxt, elapsed=result.elapsed,
-                           nbytes=result.nbytes)
+        return record_failure(store, cfg, feed, state, result, now=now, error=error)
     if meta.bozo:
         log.info("feed %s: malformed but recovered %d entries (%s)", feed.name, len(entries), meta.bozo_error)
     skip_hours = meta.skip_hours or None
@@ -384,6 +403,17 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
                            updated_entries=len(rows) - new)
     return FeedOutcome(feed.name, "ok", new=new, updated=len(rows) - new, next_poll=nxt,
                        elapsed=result.elapsed, nbytes=result.nbytes)
+
+
+def record_failure(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, Any], result: FetchResult,
+                   *, now: datetime, error: str) -> FeedOutcome:
+    """Record that a fetched body could not be stored: the feed backs off as after a failed fetch,
+    and its body hash is not kept, so the same body is tried again at the next poll."""
+    errors = int(state.get("error_count") or 0)
+    nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff, None))
+    with store.atomic():
+        store.record_fetch(feed.name, result, at=now, next_poll=nxt, error=error)
+    return FeedOutcome(feed.name, "error", error=error, next_poll=nxt, elapsed=result.elapsed, nbytes=result.nbytes)
 
 
 PARSE_POOL_MIN_FEEDS = 100  # below this a worker's start-up costs more than it saves

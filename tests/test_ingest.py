@@ -492,3 +492,53 @@ def test_workers_and_the_writer_share_the_parsing_and_store_what_one_process_sto
         else:
             assert by_workers == 0
     assert stored[0] == stored[1]
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker"])
+def test_a_bug_met_on_one_feed_fails_that_feed_only(feed_server: FeedServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """A parser or store bug that one feed's data triggers (in a worker, in the writer thread, or while
+    storing) does not end the poll, nor roll back the other feeds of its write batch: that feed is
+    recorded as failed and backs off; the others are stored."""
+    from dataclasses import replace
+
+    import faults
+
+    from monitor import ingest
+    from monitor.ingest import PARSE_IN_WORKER_MIN_BYTES
+
+    monkeypatch.setattr(ingest, "parse_and_normalize", faults.parse_failing_on_bad_feeds)
+    real_store_entries = Store.store_entries
+
+    def store_failing_on_worse(self: Store, entries: list, *, now: object) -> list:  # type: ignore[type-arg]
+        if any(e.feed.startswith("worse") for e in entries):
+            self.db.execute("INSERT INTO meta (key, value) VALUES ('half-written', 'x')")
+            raise ValueError("injected store bug")
+        return real_store_entries(self, entries, now=now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "store_entries", store_failing_on_worse)
+    padding = ("<!-- " + "x" * PARSE_IN_WORKER_MIN_BYTES + " -->").encode()  # big enough for the workers
+    names = [f"{kind}{i}" for i in range(6) for kind in ("good", "bad", "worse")]
+    for name in names:
+        body = rss([(f"Story {name}", f"https://news.example.com/{name}", "Text.")])
+        feed_server.add(f"/{name}.xml", body.replace(b"<channel>", b"<channel>" + padding))
+    cfg = make_cfg(tmp_path, [(n, feed_server.url(f"/{n}.xml")) for n in names])
+    cfg = replace(cfg, fetch=replace(cfg.fetch, parse_workers=workers))
+    with Store(cfg.store.path) as store:
+        started = time.time()
+        summary = poll(store, cfg)
+        outcomes = {o.name: o for o in summary.outcomes}
+        assert {n for n, o in outcomes.items() if o.status == "ok"} == {n for n in names if n.startswith("good")}
+        for name, o in outcomes.items():
+            if name.startswith("bad"):
+                assert o.status == "error" and "RuntimeError: injected parser bug" in (o.error or "")
+            elif name.startswith("worse"):
+                assert o.status == "error" and o.error == "internal: ValueError: injected store bug"
+        stored = {r["feed"] for r in store.query("SELECT feed FROM entries")}
+        assert stored == {n for n in names if n.startswith("good")}
+        assert store.query("SELECT count(*) AS n FROM meta WHERE key = 'half-written'")[0]["n"] == 0
+        feeds = {f["name"]: f for f in store.feeds()}
+        for name in names:
+            if not name.startswith("good"):
+                assert feeds[name]["last_status"] == "error" and feeds[name]["error_count"] == 1
+                assert parse_iso(feeds[name]["next_poll"]).timestamp() > started + 600  # backs off

@@ -1,0 +1,18 @@
+"""Bugs injected into the pipeline's own code, met on one feed's data only: module-level, so a parse
+worker process (which imports what it runs by name) runs them too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from monitor import ingest
+
+REAL_PARSE = ingest.parse_and_normalize
+
+
+def parse_failing_on_bad_feeds(body: bytes, headers: dict[str, str], feed: str, language: str | None,
+                               fetched_at: datetime) -> Any:
+    if feed.startswith("bad"):
+        raise RuntimeError(f"injected parser bug on {feed}")
+    return REAL_PARSE(body, headers, feed, language, fetched_at)
