@@ -13,6 +13,10 @@ in a fresh process, as a user would:
   its summary line, "process" the whole command; CPU is the process's and its parse workers';
   peak memory is the polling process's peak RSS and the largest sum over it and its workers
   (both sampled from /proc every 0.1 s);
+- four polls of the unchanged feeds one after another in one process, as the daemon polls on
+  every tick (the first of them imports what the others reuse);
+- plain aiohttp GETs of every feed at the same concurrency (200s, then 304s with the stored
+  validators): what the server and one event loop allow, with no kling-monitor code;
 - `kling-monitor check-config` with the 1,000 feeds configured, and `import monitor.ingest`;
 - the understanding of the stored backlog (all of it cannot match the watchlist): `process_pending`
   called until it finds nothing left, timed in this process, with the number of passes it took
@@ -228,6 +232,74 @@ def startup(cfg: Path) -> tuple[float, float]:
     return check, statistics.median(imports)
 
 
+WARM_POLLS = """
+import asyncio, sys
+from monitor.config import load_config
+from monitor.ingest import poll_feeds
+from monitor.store import Store
+cfg = load_config(sys.argv[1])
+with Store(cfg.store.path) as store:
+    for _ in range(int(sys.argv[2])):
+        summary = asyncio.run(poll_feeds(store, cfg))
+        print(summary.elapsed, summary.count("not_modified", "unchanged"), flush=True)
+"""
+
+
+def warm_polls(cfg: Path, times: int = 4) -> list[tuple[float, int]]:
+    """Polls of the unchanged feeds one after another in one process, as the daemon polls on every
+    tick (the modules imported by the first): (seconds, feeds not modified) of each."""
+    run = run_measured([sys.executable, "-c", WARM_POLLS, str(cfg), str(times)], cwd=str(cfg.parent),
+                       env=child_env())
+    if run.rc != 0:
+        raise SystemExit(f"warm polls failed ({run.rc}):\n{run.out}\n{run.err}")
+    return [(float(a), int(b)) for a, b in (line.split() for line in run.out.split("\n") if line.strip())]
+
+
+@dataclass(frozen=True)
+class BareClient:
+    """Plain aiohttp GETs of every feed at the same concurrency, nothing else: what the server, the
+    loopback and one Python event loop allow on this machine, with no kling-monitor code."""
+    first: tuple[float, float]  # (wall, CPU) seconds, every feed answered 200 and read (gunzipped)
+    conditional: tuple[float, float]  # the same with each feed's stored validators: every answer 304
+    statuses: dict[int, int]
+
+
+def bare_client(port: int, cfg: Path, n_feeds: int, concurrency: int) -> BareClient:
+    import aiohttp
+
+    with sqlite3.connect(cfg.parent / "kling.db") as db:
+        validators = {url: (etag, modified) for url, etag, modified in
+                      db.execute("SELECT url, etag, last_modified FROM feeds")}
+    urls = [f"http://127.0.0.1:{port}{realfeeds.feed_path(i)}" for i in range(n_feeds)]
+    statuses: dict[int, int] = {}
+
+    async def get_all(conditional: bool) -> None:
+        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            slots = asyncio.Semaphore(concurrency)
+
+            async def one(url: str) -> None:
+                headers = {"Accept-Encoding": "gzip, deflate"}
+                etag, modified = validators.get(url, (None, None)) if conditional else (None, None)
+                if etag:
+                    headers["If-None-Match"] = etag
+                if modified:
+                    headers["If-Modified-Since"] = modified
+                async with slots, session.get(url, headers=headers) as resp:
+                    await resp.read()
+                    statuses[resp.status] = statuses.get(resp.status, 0) + 1
+
+            await asyncio.gather(*(one(u) for u in urls))
+
+    def timed(conditional: bool) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        asyncio.run(get_all(conditional))
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    timed(False)  # aiohttp imported and the server's pages warm, as for kling-monitor's polls
+    return BareClient(timed(False), timed(True), statuses)
+
+
 UNDERSTANDING_MODULES = ("monitor.pipeline", "monitor.extract", "monitor.match", "monitor.fulltext", "monitor.notify")
 
 
@@ -276,6 +348,8 @@ class KlingFigures:
     backlog: tuple[float, int, int, float] | str | None  # (seconds, passes, entries), or why it was not measured
     load_first: str
     started: datetime
+    warm: list[tuple[float, int]]  # polls of the unchanged feeds in one process, as the daemon's ticks
+    bare: BareClient
 
 
 def measure_kling(port: int, tmp: Path, n_feeds: int, *, concurrency: int, parse_workers: int | None,
@@ -286,6 +360,8 @@ def measure_kling(port: int, tmp: Path, n_feeds: int, *, concurrency: int, parse
     started, load_first = datetime.now(UTC), load()
     first = _poll(cfg, port)
     second = _poll(cfg, port)
+    warm = warm_polls(cfg)
+    bare = bare_client(port, cfg, n_feeds, concurrency)
     check, imp = startup(cfg)
     understood: tuple[float, int, int, float] | str | None = None
     if backlog:
@@ -293,7 +369,7 @@ def measure_kling(port: int, tmp: Path, n_feeds: int, *, concurrency: int, parse
             understood = understand_backlog(cfg)
         except Exception as exc:  # noqa: BLE001 - the library's API moved: say so, keep the other figures
             understood = f"{type(exc).__name__}: {exc}"
-    return KlingFigures(first, second, check, imp, understood, load_first, started)
+    return KlingFigures(first, second, check, imp, understood, load_first, started, warm, bare)
 
 
 # ---------------------------------------------------------------- the floor (no kling-monitor code)
@@ -395,6 +471,15 @@ def print_kling(k: KlingFigures, n_feeds: int, delay_ms: int, concurrency: int) 
               f"{p.failed if p.failed is not None else '?'} feeds failed; "
               f"server: {realfeeds.served_text(p.served)}")
     print(f"{'':<19} network ideal {ideal:.2f} s ({n_feeds} x {delay_ms} ms / {concurrency} in flight)")
+    if k.warm:
+        later = [t for t, _ in k.warm[1:]] or [k.warm[0][0]]
+        print(f"daemon's 304 poll   {statistics.median(later):6.2f} s (median of polls 2-{len(k.warm)} in one process, "
+              f"as on every tick after the first; the first, which imports the fetcher, {k.warm[0][0]:.2f} s); "
+              f"{min(n for _, n in k.warm)} of {n_feeds} not modified each time")
+    b = k.bare
+    print(f"bare aiohttp        {b.first[0]:6.2f} s (CPU {b.first[1]:.2f} s) to GET and gunzip every feed, "
+          f"{b.conditional[0]:.2f} s (CPU {b.conditional[1]:.2f} s) for their 304s: {concurrency} in flight, "
+          f"the same server, no kling-monitor code (answers {dict(sorted(b.statuses.items()))})")
     if k.first.new:
         print(f"entries/s           {k.first.new / k.first.run.wall:6.0f} over the first poll's process "
               f"({k.first.new} entries in {k.first.run.wall:.2f} s)")
