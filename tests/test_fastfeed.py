@@ -425,3 +425,22 @@ def test_element_keys_are_cached_only_where_the_document_cannot_change_them() ->
     assert (_key(a), _key(b), _key(a)) == ("aa_thing", "bb_thing", "aa_thing")
     dc = etree.fromstring(b'<r xmlns:x="http://purl.org/dc/elements/1.1/"><x:creator/></r>')[0]
     assert _key(dc) == _key(dc) == "dc_creator"  # a known namespace: feedparser's canonical prefix
+
+
+REPAIR_CASES = ["plain ascii", "快手可灵AI宣布完成新一轮融资", "caf\u00e9", "UTF-8 read as Latin-1: caf\u00c3\u00a9",
+                "a C1 code: \x93quoted\x94 \x80", "\x9f", "mixed 快手 \x85 end", "\u00c3\u0082 not utf-8 \x99"]
+
+
+@pytest.mark.parametrize("text", REPAIR_CASES)
+def test_repair_skips_the_translation_only_where_it_changes_nothing(text: str) -> None:
+    """_repair translates only text holding a C1 code; its definition translates every value."""
+    from feedparser.html import _cp1252
+
+    from monitor.fastfeed import _C1_CODE, _repair
+
+    assert all(_C1_CODE.fullmatch(chr(code)) for code in _cp1252)  # every key of the table is a C1 code
+    try:
+        decoded = text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        decoded = text
+    assert _repair(text) == (text if text.isascii() else decoded.translate(_cp1252))
