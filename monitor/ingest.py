@@ -102,8 +102,6 @@ async def poll_feeds(
     progress: Callable[[int, int, FeedOutcome], None] | None = None,
 ) -> PollSummary:
     """Poll feeds concurrently (under the fetcher's global and per-host limits)."""
-    from monitor.fetch import Fetcher, origin_of
-
     started = time.perf_counter()
     now = now or utcnow()
     chosen = list(feeds if feeds is not None else cfg.feeds)
@@ -113,6 +111,11 @@ async def poll_feeds(
         chosen = [f for f in chosen if f.name in due]
     paused = store.paused_feeds(now)  # `feeds pause NAME`: not polled, due or not, until resumed
     chosen = [f for f in chosen if f.name not in paused]
+    # A new worker starts (imports the parser) while this process imports the fetcher and waits for
+    # the first answers, not when the first body is handed to it.
+    pool = parse_pool(cfg.fetch.parse_workers, len(chosen))
+    from monitor.fetch import Fetcher, origin_of
+
     states = store.feed_states()  # read once: during the poll only the sink's writer thread uses the store
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
@@ -123,7 +126,7 @@ async def poll_feeds(
         if own:
             await fetcher.__aenter__()
 
-        sink = _PollSink(store, cfg, asyncio.get_running_loop(), parse_pool(cfg.fetch.parse_workers, len(chosen)))
+        sink = _PollSink(store, cfg, asyncio.get_running_loop(), pool)
         # A feed holds a slot from its fetch until it is stored: fetching (fast) runs at most this far
         # ahead of parsing and writing (slow), so a poll holds a bounded number of bodies and results
         # in memory, not all of them.
@@ -169,6 +172,7 @@ async def poll_feeds(
 PARSE_QUEUE_PER_WORKER = 8  # jobs a worker holds at once: it stays busy when the main process is slow to hand more
 WRITE_BATCH_MAX = 100  # feeds per write transaction: few commits, and the write lock is not held for long
 STEAL_MAX = 4  # feeds the writer thread parses at a time while the workers are busy
+WRITE_BATCH_MIN = 20  # fewer feeds than this wait (while there is parsing to do) to be written with the next
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,40 +266,56 @@ class _PollSink:
 
     async def _flush(self) -> None:
         while self.to_write or self.to_parse:
-            if self.to_write:
-                batch = self.to_write[:WRITE_BATCH_MAX]
-                del self.to_write[:len(batch)]
-            else:  # nothing parsed to write: the newest arrivals are parsed here meanwhile
-                take = STEAL_MAX if self.pool is not None else WRITE_BATCH_MAX
-                batch = [self.to_parse.pop() for _ in range(min(take, len(self.to_parse)))]
+            if self.pool is not None and self.to_parse and len(self.to_write) < WRITE_BATCH_MIN:
+                # A small batch can wait: the newest arrivals are parsed here meanwhile, and written
+                # with the next batch (a commit writes every page it changed: small ones cost more).
+                take = [self.to_parse.pop() for _ in range(min(STEAL_MAX, len(self.to_parse)))]
+                try:
+                    parsed = await self.loop.run_in_executor(self.thread, self._parse_here, [i for i, _ in take])
+                except BaseException as exc:
+                    self._fail(take, exc)
+                    continue
+                self.to_write.extend((item, fut) for item, (_, fut) in zip(parsed, take, strict=True))
+                continue
+            batch = self.to_write[:WRITE_BATCH_MAX]
+            del self.to_write[:len(batch)]
             try:
                 outcomes = await self.loop.run_in_executor(self.thread, self._write, [i for i, _ in batch])
             except BaseException as exc:  # the store failed (disk full, locked): these feeds' callers see it
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
-                    raise
+                self._fail(batch, exc)
                 continue
             for (_, fut), outcome in zip(batch, outcomes, strict=True):
                 if not fut.done():
                     fut.set_result(outcome)
 
-    def _write(self, items: list[_PollItem]) -> list[FeedOutcome]:
-        """Parse what is still to be parsed (before taking the write lock), then write, in one transaction."""
-        parsed: list[tuple[ParsedFeed, list[Entry]] | None] = []
+    @staticmethod
+    def _fail(waiting: list[Waiting], exc: BaseException) -> None:
+        for _, fut in waiting:
+            if not fut.done():
+                fut.set_exception(exc)
+        if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+            raise exc
+
+    def _parse_here(self, items: list[_PollItem]) -> list[_PollItem]:
+        """Parse in this process what is still to be parsed (a bug met on a feed's body fails that feed)."""
+        done = []
         for item in items:
             if item.parsed is None and item.changed:
                 try:
-                    parsed.append(parse_and_normalize(item.result.body, item.result.headers, item.feed.name,
-                                                      item.feed.language, item.fetched_at))
-                except Exception as exc:  # noqa: BLE001 - a bug met on this feed's body fails this feed only
-                    parsed.append(parse_failure(item.feed.name, exc))
+                    parsed = parse_and_normalize(item.result.body, item.result.headers, item.feed.name,
+                                                 item.feed.language, item.fetched_at)
+                except Exception as exc:  # noqa: BLE001
+                    parsed = parse_failure(item.feed.name, exc)
                 self.parsed_here += 1
-            else:
-                parsed.append(item.parsed)
+                item = replace(item, parsed=parsed)
+            done.append(item)
+        return done
+
+    def _write(self, items: list[_PollItem]) -> list[FeedOutcome]:
+        """Parse what is still to be parsed (before taking the write lock), then write, in one transaction."""
+        items = self._parse_here(items)
         with self.store.atomic():
-            return [self._write_one(item, p) for item, p in zip(items, parsed, strict=True)]
+            return [self._write_one(item, item.parsed) for item in items]
 
     def _write_one(self, item: _PollItem, parsed: tuple[ParsedFeed, list[Entry]] | None) -> FeedOutcome:
         """handle_result for one feed of a batch. A bug met on its data (not the store's failure, which
@@ -440,7 +460,13 @@ def parse_pool(workers: int, n_feeds: int) -> ProcessPoolExecutor | None:
         # memory; each worker imports what it parses with (in the time the fork server starts).
         ctx = multiprocessing.get_context("forkserver")
         _parse_pool, _parse_pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
+        for _ in range(workers):  # start them now: their start-up is importing the parser
+            _parse_pool.submit(_started)
     return _parse_pool
+
+
+def _started() -> None:
+    """A new parse worker's first job: unpickling it imported this module, and so the parser."""
 
 
 def reset_parse_pool() -> None:
