@@ -507,7 +507,8 @@ def test_a_bug_met_on_one_feed_fails_that_feed_only(feed_server: FeedServer, tmp
     from monitor import ingest
     from monitor.ingest import PARSE_IN_WORKER_MIN_BYTES
 
-    monkeypatch.setattr(ingest, "parse_and_normalize", faults.parse_failing_on_bad_feeds)
+    monkeypatch.setattr(ingest, "parse_and_normalize", faults.parse_failing_on_bad_feeds)  # the writer thread's
+    monkeypatch.setattr(ingest, "parse_many", faults.parse_many_failing_on_bad_feeds)  # the workers'
     real_store_entries = Store.store_entries
 
     def store_failing_on_worse(self: Store, entries: list, *, now: object) -> list:  # type: ignore[type-arg]
