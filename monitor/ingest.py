@@ -172,7 +172,7 @@ async def poll_feeds(
 PARSE_QUEUE_PER_WORKER = 4  # jobs a worker holds at once: it stays busy when the main process is slow to hand more
 PARSE_JOB_FEEDS = 8  # feeds handed to a worker in one job: a hand-off costs ~0.4 ms of this process's time
 WRITE_BATCH_MAX = 100  # feeds per write transaction: few commits, and the write lock is not held for long
-STEAL_MAX = 4  # feeds the writer thread parses at a time while the workers are busy
+STEAL_MAX = 4  # feeds the writer thread parses at a time while the workers are busy (0: it never does)
 WRITE_BATCH_MIN = 20  # fewer feeds than this wait (while there is parsing to do) to be written with the next
 
 
@@ -270,7 +270,11 @@ class _PollSink:
 
     async def _flush(self) -> None:
         while self.to_write or self.to_parse:
-            if self.pool is not None and self.to_parse and len(self.to_write) < WRITE_BATCH_MIN:
+            if self.pool is None and self.to_parse:  # no workers (any more): parsed where they are written
+                self.to_write.extend(self.to_parse)
+                self.to_parse.clear()
+            small = self.pool is not None and len(self.to_write) < WRITE_BATCH_MIN
+            if small and self.to_parse and STEAL_MAX:
                 # A small batch can wait: the newest arrivals are parsed here meanwhile, and written
                 # with the next batch (a commit writes every page it changed: small ones cost more).
                 take = [self.to_parse.pop() for _ in range(min(STEAL_MAX, len(self.to_parse)))]
@@ -281,6 +285,10 @@ class _PollSink:
                     continue
                 self.to_write.extend((item, fut) for item, (_, fut) in zip(parsed, take, strict=True))
                 continue
+            if small and self.handed:
+                return  # a worker's result is on its way, and starts the next flush: a bigger batch then
+            if not self.to_write:
+                return  # (nothing parsed, and nothing with the workers: cannot happen; no busy loop if it does)
             batch = self.to_write[:WRITE_BATCH_MAX]
             del self.to_write[:len(batch)]
             try:

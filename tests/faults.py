@@ -23,3 +23,14 @@ def parse_many_failing_on_bad_feeds(jobs: list[Any]) -> Any:
     """The real parse_many, run where the parser has the bug (in a worker process: its own module)."""
     ingest.parse_and_normalize = parse_failing_on_bad_feeds  # type: ignore[assignment]
     return REAL_PARSE_MANY(jobs)
+
+
+def parse_many_dying_on_crash_feeds(jobs: list[Any]) -> Any:
+    """A worker process that dies (a segfault in a C parser, the OOM killer) on a feed named crash*."""
+    import os
+    import time
+
+    if any(job[2].startswith("crash") for job in jobs):
+        time.sleep(0.3)  # while the other feeds queue up for the workers
+        os._exit(70)
+    return REAL_PARSE_MANY(jobs)

@@ -543,3 +543,33 @@ def test_a_bug_met_on_one_feed_fails_that_feed_only(feed_server: FeedServer, tmp
             if not name.startswith("good"):
                 assert feeds[name]["last_status"] == "error" and feeds[name]["error_count"] == 1
                 assert parse_iso(feeds[name]["next_poll"]).timestamp() > started + 600  # backs off
+
+
+def test_a_dying_parse_worker_costs_in_process_parsing_not_feeds(feed_server: FeedServer, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """When a worker process dies mid-poll, the feeds it held and those still waiting are parsed in this
+    process: every feed is stored, and the next poll starts a new worker."""
+    import logging
+    from dataclasses import replace
+
+    import faults
+
+    from monitor import ingest
+    from monitor.ingest import PARSE_IN_WORKER_MIN_BYTES
+
+    monkeypatch.setattr(ingest, "parse_many", faults.parse_many_dying_on_crash_feeds)
+    padding = ("<!-- " + "x" * PARSE_IN_WORKER_MIN_BYTES + " -->").encode()
+    monkeypatch.setattr(ingest, "STEAL_MAX", 0)  # every feed waits for the workers
+    names = [f"crash{i:02d}" for i in range(60)]  # the worker dies on the first job it is handed
+    for name in names:
+        body = rss([(f"Story {name}", f"https://news.example.com/{name}", "Text.")])
+        feed_server.add(f"/{name}.xml", body.replace(b"<channel>", b"<channel>" + padding))
+    cfg = make_cfg(tmp_path, [(n, feed_server.url(f"/{n}.xml")) for n in names])
+    cfg = replace(cfg, fetch=replace(cfg.fetch, parse_workers=1))
+    with caplog.at_level(logging.WARNING, logger="monitor.ingest"), Store(cfg.store.path) as store:
+        summary = asyncio.run(asyncio.wait_for(poll_feeds(store, cfg), 60))
+        assert summary.count("ok") == len(names) and summary.new == len(names)
+        assert {r["feed"] for r in store.query("SELECT feed FROM entries")} == set(names)
+    assert "parse worker died" in caplog.text
+    assert ingest._parse_pool is None  # the broken pool is gone; the next poll makes a new one
