@@ -287,8 +287,9 @@ class _PollSink:
                 continue
             if small and self.handed:
                 return  # a worker's result is on its way, and starts the next flush: a bigger batch then
-            if not self.to_write:
-                return  # (nothing parsed, and nothing with the workers: cannot happen; no busy loop if it does)
+            if not self.to_write:  # all of it waits for the workers (which take it now if they have not)
+                self._hand_to_workers()
+                return
             batch = self.to_write[:WRITE_BATCH_MAX]
             del self.to_write[:len(batch)]
             try:
