@@ -1,8 +1,5 @@
 """kling-monitor: a news-intelligence daemon that follows Kling AI and Kuaishou."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("kling-monitor")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.1.0"
+# The one place the version is written (pyproject.toml reads it from here). A literal, not
+# importlib.metadata: that lookup cost ~45 ms in every process, parse workers included.
+__version__ = "0.1.0"

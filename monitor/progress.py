@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:  # rich (30 ms to import) loads only when there is a terminal to draw on
+    from rich.progress import TaskID
 
 PollCallback = Callable[[int, int, Any], None]  # (done, total, FeedOutcome)
 StageCallback = Callable[[str, int, int], None]  # (stage, done, total): "pages", "entries"
@@ -38,6 +38,9 @@ def progress_display(stream: TextIO | None = None, *, force: bool | None = None)
     if not on:
         yield Display()
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = Console(file=stream, force_terminal=True if force else None, stderr=stream is sys.stderr)
     bars = Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=console, transient=True)
