@@ -124,6 +124,7 @@ def main() -> None:
     bodies = [realfeeds.feed_xml(i, args.items, base) for i in range(args.feeds)]
     bench.print_shape(bodies)
     print(f"load average (1, 5, 15 min) at the start: {bench.load()}; {os.cpu_count()} cores")
+    print(bench.compile_package())
     floor = bench.measure_floor(bodies, args.repeat)
     del bodies
     server, port = realfeeds.start_server(args.feeds, args.items, base, args.delay_ms)
