@@ -111,12 +111,13 @@ async def poll_feeds(
         chosen = [f for f in chosen if f.name in due]
     paused = store.paused_feeds(now)  # `feeds pause NAME`: not polled, due or not, until resumed
     chosen = [f for f in chosen if f.name not in paused]
-    # A new worker starts (imports the parser) while this process imports the fetcher and waits for
-    # the first answers, not when the first body is handed to it.
-    pool = parse_pool(cfg.fetch.parse_workers, len(chosen))
+    states = store.feed_states()  # read once: during the poll only the sink's writer thread uses the store
+    # When feeds were never read (a first poll), new workers start (import the parser) while this
+    # process imports the fetcher and waits for the first answers; else when the first body comes.
+    unread = any(not (states.get(f.name) or {}).get("body_hash") for f in chosen)
+    pool = parse_pool(cfg.fetch.parse_workers, len(chosen), start=unread)
     from monitor.fetch import Fetcher, origin_of
 
-    states = store.feed_states()  # read once: during the poll only the sink's writer thread uses the store
     own = fetcher is None
     fetcher = fetcher or Fetcher(fetch_limits(cfg))
     outcomes: list[FeedOutcome] = []
@@ -468,12 +469,13 @@ _parse_pool: ProcessPoolExecutor | None = None
 _parse_pool_workers = 0
 
 
-def parse_pool(workers: int, n_feeds: int) -> ProcessPoolExecutor | None:
+def parse_pool(workers: int, n_feeds: int, *, start: bool = False) -> ProcessPoolExecutor | None:
     """The worker pool for parsing, or None to parse in-process.
 
     workers: 0 never, N that many, -1 auto (one per spare core, for polls of many feeds). The
     pool lives for the process (the daemon polls every tick); forkserver, because forking a
-    process that runs threads (the scheduler's) is unsafe.
+    process that runs threads (the scheduler's) is unsafe. `start`: a new pool's workers start
+    now, not with the first job.
     """
     global _parse_pool, _parse_pool_workers
     if workers < 0:
@@ -486,7 +488,7 @@ def parse_pool(workers: int, n_feeds: int) -> ProcessPoolExecutor | None:
         # memory; each worker imports what it parses with (in the time the fork server starts).
         ctx = multiprocessing.get_context("forkserver")
         _parse_pool, _parse_pool_workers = ProcessPoolExecutor(max_workers=workers, mp_context=ctx), workers
-        for _ in range(workers):  # start them now: their start-up is importing the parser
+        for _ in range(workers if start else 0):  # their start-up is importing the parser
             _parse_pool.submit(_started)
     return _parse_pool
 
