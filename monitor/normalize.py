@@ -95,18 +95,32 @@ def canonical_url(url: str) -> str:
     return _canonical(url, 0)
 
 
+def _split(url: str) -> tuple[str, str, str, str] | None:
+    """(scheme, netloc, path, query) as urlsplit gives them (the fragment is dropped), or None when
+    urlsplit refuses the URL. A plain http(s) URL (the usual one) is split without urllib, ~5 us
+    less an entry; tests/test_normalize.py holds the two equal."""
+    m = _PLAIN_HTTP_URL.match(url)
+    if m is not None:
+        path, _, query = m.group(3).partition("?")
+        return m.group(1), m.group(2), path, query
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return parts.scheme, parts.netloc, parts.path, parts.query
+
+
 def _canonical(url: str, depth: int) -> str:
     url = url.strip()
     if not url:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    split = _split(url)
+    if split is None:
         return url
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.netloc:
+    scheme, netloc, path, query = split
+    scheme = scheme.lower()
+    if scheme not in ("http", "https") or not netloc:
         return url
-    netloc = parts.netloc
     userinfo, at, hostport = netloc.rpartition("@")
     host, port = hostport, ""
     if hostport.startswith("["):  # IPv6 literal
@@ -117,11 +131,10 @@ def _canonical(url: str, depth: int) -> str:
     host = host.lower().rstrip(".")
     if port == _DEFAULT_PORTS[scheme] or port == "":
         port = ""
-    query = parts.query
     if "&amp;" in query:  # an escaped '&' that a feed double-encoded
         query = query.replace("&amp;", "&")
     if depth < _MAX_URL_DEPTH:
-        target = _unwrap_redirect(host, parts.path, query)
+        target = _unwrap_redirect(host, path, query)
         if target:
             return _canonical(target, depth + 1)
     if query:
@@ -132,7 +145,7 @@ def _canonical(url: str, depth: int) -> str:
             if p and not _is_tracking(p.partition("=")[0]) and not (drop_oc and p.partition("=")[0] == "oc")
         ]
         query = "&".join(kept)
-    path = parts.path or "/"
+    path = path or "/"
     netloc = (userinfo + at if at else "") + host + (":" + port if port else "")
     return urlunsplit((scheme, netloc, path, query, ""))
 

@@ -436,3 +436,34 @@ def test_is_url_fast_path_equals_urlsplit(url: str) -> None:
     except ValueError:
         expected = False
     assert normalize._is_url(url) == expected
+
+
+@pytest.mark.parametrize("url", [*IDENTITY_CASES, "http://x.com?a=1?b=2", "https://x.com/p?&&a=1&", "http://X.COM.:80",
+                                 "https://news.google.com/rss/articles/CBMi?oc=5&hl=en", "http://x.com/?", "HtTpS://x.com"])
+def test_split_fast_path_equals_urlsplit(url: str) -> None:
+    """canonical_url splits a plain URL without urllib: the same parts, fragment aside."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        expected: tuple[str, str, str, str] | None = (parts.scheme, parts.netloc, parts.path, parts.query)
+    except ValueError:
+        expected = None
+    got = normalize._split(url.strip())
+    assert (got[0].lower(), *got[1:]) == expected if got is not None else expected is None
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"feed corpus not found at {CORPUS}")
+def test_split_fast_path_equals_urlsplit_over_the_corpus_links() -> None:
+    from urllib.parse import urlsplit
+
+    links = set()
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".md"):
+        for e in parse_feed(path.read_bytes()).entries:
+            links.update(v.strip() for v in (e.get("link"), e.get("id")) if isinstance(v, str))
+    plain = [u for u in links if normalize._PLAIN_HTTP_URL.match(u)]
+    assert len(plain) > 100  # the fast path is what real links take
+    for url in plain:
+        parts = urlsplit(url)
+        got = normalize._split(url)
+        assert got is not None and (got[0].lower(), *got[1:]) == (parts.scheme, parts.netloc, parts.path, parts.query)
