@@ -143,7 +143,8 @@ async def poll_feeds(
                                              private_origin=origin_of(feed.url) if feed.allow_private else None)
                 digest = body_digest(result.body) if result.status == "ok" else None
                 changed = digest is not None and digest != state.get("body_hash")
-                if not changed:  # no body to hold in memory: the next fetch need not wait for this write
+                if not changed:  # no body to keep: the next fetch need not wait for this write
+                    result = replace(result, body=b"") if result.body else result
                     slots.release()
                     holding = False
                 return await sink.submit(_PollItem(feed, state, result, utcnow(), None, digest, changed))
@@ -200,13 +201,14 @@ class _PollSink:
     """Where a poll's fetched feeds are parsed and written.
 
     Parsing is the CPU cost of a poll; writing costs the rest. Feeds to parse wait in one queue;
-    the worker processes take from its head (a few each at a time), and the writer thread, when it
-    has nothing parsed to write, takes from its tail and parses them itself, so every core works
-    whatever their number. Writes are batched: every result that arrived while the previous batch
-    was written goes into the next transaction (at most WRITE_BATCH_MAX feeds, each in a
-    savepoint, so a feed's entries and its new state land together): a transaction per feed made
-    a poll of 1,000 feeds spend a third of its time committing. The writer is one thread of its
-    own, so the event loop keeps fetching while SQLite, which releases the GIL, writes.
+    the worker processes take from its head (PARSE_JOB_FEEDS a job, a few jobs each at a time),
+    and the writer thread, while it has too little parsed to write, takes from its tail and parses
+    them itself, so every core works whatever their number. Writes are batched: WRITE_BATCH_MIN to
+    WRITE_BATCH_MAX feeds a transaction, each in a savepoint, so a feed's entries and its new state
+    land together, and a bug met on one feed's data rolls back that feed alone. A transaction per
+    feed made a poll of 1,000 feeds spend a third of its time committing; small batches wrote the
+    same index pages again at every commit. The writer is one thread of its own, so the event loop
+    keeps fetching while SQLite, which releases the GIL, writes.
     """
 
     def __init__(self, store: Store, cfg: Config, loop: asyncio.AbstractEventLoop,
