@@ -128,9 +128,9 @@ async def poll_feeds(
             await fetcher.__aenter__()
 
         sink = _PollSink(store, cfg, asyncio.get_running_loop(), pool)
-        # A feed holds a slot from its fetch until it is stored: fetching (fast) runs at most this far
-        # ahead of parsing and writing (slow), so a poll holds a bounded number of bodies and results
-        # in memory, not all of them.
+        # A feed with a new body holds a slot from its fetch until it is stored: fetching (fast) runs
+        # at most this far ahead of parsing and writing (slow), so a poll holds a bounded number of
+        # bodies and results in memory, not all of them. Any other feed gives its slot back at once.
         slots = asyncio.Semaphore(max(cfg.fetch.concurrency, 1))
 
         async def one(feed: FeedConfig) -> FeedOutcome:
@@ -331,15 +331,15 @@ class _PollSink:
         """Parse what is still to be parsed (before taking the write lock), then write, in one transaction."""
         items = self._parse_here(items)
         with self.store.atomic():
-            return [self._write_one(item, item.parsed) for item in items]
+            return [self._write_one(item) for item in items]
 
-    def _write_one(self, item: _PollItem, parsed: tuple[ParsedFeed, list[Entry]] | None) -> FeedOutcome:
+    def _write_one(self, item: _PollItem) -> FeedOutcome:
         """handle_result for one feed of a batch. A bug met on its data (not the store's failure, which
         ends the batch) rolls back its savepoint and is recorded as the feed's failure, with back-off:
         the other feeds of the batch are written, and the poll goes on."""
         try:
             return handle_result(self.store, self.cfg, item.feed, item.state, item.result, now=item.fetched_at,
-                                 parsed=parsed, body_hash=item.digest)
+                                 parsed=item.parsed, body_hash=item.digest)
         except sqlite3.Error:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -404,16 +404,12 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
     `parsed` is parse_and_normalize's result when a worker process already did that work, and
     `body_hash` the body's digest when the caller already computed it.
     """
-    errors = int(state.get("error_count") or 0)
     if result.status == "error":
-        nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff,
-                                                    result.retry_after))
-        with store.atomic():
-            store.record_fetch(feed.name, result, at=now, next_poll=nxt)
-        log.warning("feed %s: %s (failure %d, next try %s)", feed.name, result.error, errors + 1,
-                    nxt.strftime("%H:%M:%SZ"))
-        return FeedOutcome(feed.name, "error", error=result.error, next_poll=nxt, elapsed=result.elapsed,
-                           nbytes=result.nbytes)
+        outcome = record_failure(store, cfg, feed, state, result, now=now, error=result.error)
+        assert outcome.next_poll is not None
+        log.warning("feed %s: %s (failure %d, next try %s)", feed.name, result.error,
+                    int(state.get("error_count") or 0) + 1, outcome.next_poll.strftime("%H:%M:%SZ"))
+        return outcome
 
     interval = effective_interval(feed, cfg, state, max_age=result.max_age)
     if result.status == "not_modified":
@@ -455,11 +451,12 @@ def handle_result(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, 
 
 
 def record_failure(store: Store, cfg: Config, feed: FeedConfig, state: dict[str, Any], result: FetchResult,
-                   *, now: datetime, error: str) -> FeedOutcome:
-    """Record that a fetched body could not be stored: the feed backs off as after a failed fetch,
-    and its body hash is not kept, so the same body is tried again at the next poll."""
+                   *, now: datetime, error: str | None) -> FeedOutcome:
+    """Record a failed fetch, or a fetched body that could not be read or stored: the feed backs off
+    (honouring Retry-After), and no body hash is kept, so the same body is tried again next time."""
     errors = int(state.get("error_count") or 0)
-    nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff, None))
+    nxt = now + timedelta(seconds=backoff_delay(feed.interval, errors + 1, cfg.fetch.max_backoff,
+                                                result.retry_after))
     with store.atomic():
         store.record_fetch(feed.name, result, at=now, next_poll=nxt, error=error)
     return FeedOutcome(feed.name, "error", error=error, next_poll=nxt, elapsed=result.elapsed, nbytes=result.nbytes)
