@@ -615,10 +615,6 @@ class Store:
                     self.set_meta(f"feed_url:{name}", url)
                     urls[name] = url
 
-    def feed_state(self, name: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM feeds WHERE name = ?", [name])
-        return rows[0] if rows else None
-
     def feed_states(self) -> dict[str, dict[str, Any]]:
         """Every feed's state by name: one query for a poll, instead of one per feed."""
         return {r["name"]: r for r in self.query("SELECT * FROM feeds")}

@@ -180,7 +180,7 @@ def test_permanent_redirect_updates_the_stored_url(feed_server: FeedServer, tmp_
     cfg = make_cfg(tmp_path, [("f", feed_server.url("/old.xml"))])
     with Store(cfg.store.path) as store:
         assert [o.status for o in poll(store, cfg).outcomes] == ["ok"]
-        assert store.feed_state("f")["url"] == feed_server.url("/new.xml")  # type: ignore[index]
+        assert store.feed_states()["f"]["url"] == feed_server.url("/new.xml")
         poll(store, cfg)
         assert feed_server.count("/old.xml") == 1 and feed_server.count("/new.xml") == 2
 
@@ -191,7 +191,7 @@ def test_failing_feed_backs_off_exponentially_and_honours_retry_after(feed_serve
     cfg = make_cfg(tmp_path, [("down", feed_server.url("/down.xml"))])
     with Store(cfg.store.path) as store:
         poll(store, cfg)
-        st = store.feed_state("down")
+        st = store.feed_states()["down"]
         assert st is not None and st["error_count"] == 1
         wait = (parse_iso(st["next_poll"]) - parse_iso(st["last_poll"])).total_seconds()  # type: ignore[operator]
         assert 7200 * 0.89 <= wait <= 7200 * 1.11

@@ -247,7 +247,8 @@ def test_failing_feed_backs_off_while_others_keep_their_schedule(tmp_path: Path,
     assert good >= ticks // 2 - 1, (good, bad)
     assert 3 <= bad <= 6, (good, bad)
     with Store(db) as store:
-        g, b = store.feed_state("good"), store.feed_state("bad")
+        states = store.feed_states()
+        g, b = states["good"], states["bad"]
     assert g is not None and b is not None
     assert g["error_count"] == 0 and g["last_error"] is None
     assert b["error_count"] == bad and "500" in (b["last_error"] or "")
