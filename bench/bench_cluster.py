@@ -2,7 +2,7 @@
 
 For each size N (default 10k and 100k) a fresh process fills a temporary SQLite store with N
 synthetic ~300-word stories (each with 6 figures and 6 capitalised names drawn from large pools, so
-anchor bands are exercised) in bulk (signatures via MinHash.bulk, band rows in one
+anchor bands are exercised) in bulk (band rows in one
 transaction), then times `assign_story` for 500 new stories (half of them syndicated copies
 of stored stories, half unrelated), each in its own transaction as the pipeline runs it.
 It prints ms per story and the process's peak RSS (ru_maxrss). Goals: flat in N, under
@@ -54,7 +54,7 @@ from monitor.dedupe import (  # noqa: E402
     anchors,
     assign_story,
     band_keys,
-    signatures,
+    signature,
     title_key,
 )
 from monitor.models import Document  # noqa: E402
@@ -93,7 +93,7 @@ def run(n: int, queries: int = 500, window: int | None = None) -> dict[str, floa
         now = datetime(2026, 1, 1, tzinfo=UTC)
         for start in range(0, n, batch):
             docs = [story(rng, i) for i in range(start, min(n, start + batch))]
-            sigs = signatures([f"{t}\n\n{b}" for t, b in docs])
+            sigs = [signature(f"{t}\n\n{b}") for t, b in docs]
             rows = []
             for i, ((title, body), sig) in enumerate(zip(docs, sigs, strict=True), start=start):
                 tk = title_key(title)

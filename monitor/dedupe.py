@@ -262,11 +262,6 @@ def signature(text: str, *, normalized: bool = False) -> np.ndarray:
     return minhash(_shingle_hashes(text, normalized=normalized))
 
 
-def signatures(texts: list[str]) -> list[np.ndarray]:
-    """Many signatures at once."""
-    return [signature(t) for t in texts]
-
-
 def band_keys(sig: np.ndarray) -> list[int]:
     """The key of each LSH band of a signature."""
     raw = sig.astype("<u4").tobytes()
