@@ -28,7 +28,14 @@ from urllib.parse import urlsplit
 
 from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
-from feedparser.encodings import convert_to_utf8
+from feedparser.encodings import (
+    EBCDIC_MARKER,
+    RE_XML_PI_ENCODING,
+    UTF16LE_MARKER,
+    UTF32LE_MARKER,
+    convert_to_utf8,
+    parse_content_type,
+)
 from feedparser.exceptions import NonXMLContentType
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
@@ -482,6 +489,15 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
     """
     if _declined_bytes(body):
         return None
+    declared = _declared_utf8(body, headers)
+    if declared is not None:  # lxml reads the body as it is; it rejects what is not UTF-8
+        encoding, problem = declared
+        try:
+            root = etree.fromstring(body, _PARSER)
+        except (etree.XMLSyntaxError, ValueError):
+            pass  # not UTF-8 after all, or not XML: the general path below decides, as before
+        else:
+            return _result(root, headers, encoding, problem)
     info: dict[str, Any] = {}
     data = convert_to_utf8(headers, body, info)  # feedparser's own choice of encoding, transcoded to UTF-8
     encoding = info.get("encoding")
@@ -496,6 +512,10 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError):
         return None  # feedparser's loose parser recovers what it can
+    return _result(root, headers, encoding, problem)
+
+
+def _result(root: Any, headers: dict[str, str], encoding: str, problem: Exception | None) -> dict[str, Any] | None:
     if _NESTED_BASE_OR_LANG(root):
         return None
     try:
@@ -509,6 +529,55 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
         result["bozo"] = True
         result["bozo_exception"] = problem
     return result
+
+
+_UTF8_NAMES = frozenset({"utf-8", "utf8"})
+
+
+def _declared_utf8(body: bytes, headers: dict[str, str]) -> tuple[str, Exception | None] | None:
+    """(encoding, bozo exception) as feedparser's convert_to_utf8 would report them, when the
+    headers and the XML declaration (or its absence) leave UTF-8 as its first choice and the
+    declaration already says so (or nothing); None otherwise.
+
+    For such a body, transcoding gives back the same bytes with the declaration rewritten, and
+    lxml would read them as it reads the body; decoding and re-encoding 60 KB cost ~0.18 ms a
+    feed. Whether the bytes are UTF-8 is lxml's to say: on a parse error read_feed takes the
+    general path, where feedparser tries its other encodings. The rules below are
+    convert_to_utf8's (RFC 3023), for the cases that end in UTF-8.
+    """
+    if body[:1] != b"<" or body[:4] in (EBCDIC_MARKER, UTF16LE_MARKER, UTF32LE_MARKER):
+        return None  # a byte order mark or a UTF-16/32/EBCDIC '<?xm'
+    if body[:5] == b"<?xml" and not body.startswith((b'<?xml version="1.0"', b"<?xml version='1.0'")):
+        return None
+    match = RE_XML_PI_ENCODING.match(body)
+    try:
+        xml_encoding = match.group(1).decode("utf-8").lower() if match else ""
+    except UnicodeDecodeError:
+        return None
+    if xml_encoding not in _UTF8_NAMES and xml_encoding != "":
+        return None
+    content_type, http_encoding = parse_content_type(headers.get("content-type") or "")
+    acceptable = True
+    if content_type in ("application/xml", "application/xml-dtd", "application/xml-external-parsed-entity") or (
+            content_type.startswith("application/") and content_type.endswith("+xml")):
+        encoding = http_encoding or xml_encoding or "utf-8"
+    elif content_type in ("text/xml", "text/xml-external-parsed-entity") or (
+            content_type.startswith("text/") and content_type.endswith("+xml")):
+        encoding = http_encoding or "us-ascii"
+    elif content_type.startswith("text/"):
+        encoding, acceptable = http_encoding or "us-ascii", False
+    elif headers and "content-type" not in headers:
+        encoding, acceptable = xml_encoding or "iso-8859-1", False
+    else:
+        encoding, acceptable = xml_encoding or "utf-8", False
+    if encoding.lower() not in _UTF8_NAMES:
+        return None
+    problem: Exception | None = None
+    if headers and not acceptable:
+        problem = NonXMLContentType(
+            f"{headers['content-type']} is not an XML media type" if "content-type" in headers
+            else "no Content-type specified")
+    return encoding, problem
 
 
 def _start_base(content_location: str) -> str:

@@ -364,8 +364,8 @@ def _not_a_feed(body: bytes, result: Any) -> str:
 
 
 def _skip_hours(body: bytes) -> tuple[int, ...]:
-    if b"skiphours" not in body[:65536].lower() and b"skipHours" not in body:
-        return ()
+    """The hours the feed asks not to be polled. The regex starts with '<', which sre looks for
+    with memchr: searching 60 KB costs ~30 us, a quarter of lower-casing it for a pre-check."""
     m = _SKIP_HOURS_RE.search(body)
     if not m:
         return ()

@@ -444,3 +444,64 @@ def test_repair_skips_the_translation_only_where_it_changes_nothing(text: str) -
     except (UnicodeEncodeError, UnicodeDecodeError):
         decoded = text
     assert _repair(text) == (text if text.isascii() else decoded.translate(_cp1252))
+
+
+_DECLARATIONS = [
+    b'<?xml version="1.0" encoding="UTF-8"?>\n', b"<?xml version='1.0' encoding='utf-8'?>\n",
+    b'<?xml version="1.0" encoding="utf8"?>\n', b'<?xml version="1.0"?>\n', b"",
+    b'<?xml version="1.0" encoding="ISO-8859-1"?>\n', b'<?xml version="1.0" encoding="gb2312"?>\n',
+    b'<?xml version="1.1" encoding="UTF-8"?>\n', b'  <?xml version="1.0" encoding="UTF-8"?>\n',
+    b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>\n',
+]
+_CHARSET_HEADERS = [
+    {}, {"content-type": "application/rss+xml"}, {"content-type": "application/rss+xml; charset=UTF-8"},
+    {"content-type": "application/xml; charset=\"utf8\""}, {"content-type": "application/atom+xml; charset=latin-1"},
+    {"content-type": "text/xml"}, {"content-type": "text/xml; charset=utf-8"}, {"content-type": "text/html; charset=utf-8"},
+    {"content-type": "text/plain"}, {"content-type": "application/octet-stream"}, {"content-type": "Application/RSS+XML"},
+    {"content-location": "https://a.example/f.xml"},
+]
+
+
+# Bytes Python's UTF-8 codec refuses (a lone byte, a surrogate, an overlong form, beyond U+10FFFF,
+# a five-byte form, Latin-1): lxml must refuse them too, or read_feed would accept what feedparser
+# reads as another encoding.
+_NOT_UTF8 = [b"\x80", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80", b"caf\xe9"]
+
+
+@pytest.mark.parametrize("declaration", _DECLARATIONS)
+@pytest.mark.parametrize("item", [b"plain", "caf\u00e9 \u53ef\u7075".encode(), *_NOT_UTF8])
+def test_reading_utf8_as_declared_agrees_with_convert_to_utf8(declaration: bytes, item: bytes) -> None:
+    """read_feed skips feedparser's transcoding when the headers and the declaration leave UTF-8 as its
+    choice: the encoding and bozo exception must be convert_to_utf8's, and lxml must read the body as
+    it reads convert_to_utf8's output; a body that is not UTF-8 must fail lxml, so the general path runs."""
+    from feedparser.encodings import convert_to_utf8
+    from lxml import etree
+
+    from monitor.fastfeed import _PARSER, _declared_utf8
+
+    body = declaration + b'<rss version="2.0"><channel><item><title>' + item + b"</title></item></channel></rss>"
+    for headers in _CHARSET_HEADERS:
+        declared = _declared_utf8(body, headers)
+        if declared is None:
+            continue
+        if item in _NOT_UTF8:
+            with pytest.raises(etree.XMLSyntaxError):
+                etree.fromstring(body, _PARSER)
+            continue
+        info: dict[str, object] = {}
+        data = convert_to_utf8(headers, body, info)
+        encoding, problem = declared
+        assert info["encoding"] == encoding, headers
+        assert type(info.get("bozo_exception")) is type(problem), headers
+        assert str(info.get("bozo_exception")) == str(problem), headers
+        assert etree.tostring(etree.fromstring(data, _PARSER)) == etree.tostring(etree.fromstring(body, _PARSER)), headers
+
+
+def test_reading_utf8_as_declared_covers_the_usual_feed() -> None:
+    from monitor.fastfeed import _declared_utf8
+
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel></channel></rss>'
+    assert _declared_utf8(body, {"content-type": "application/rss+xml; charset=UTF-8"}) == ("UTF-8", None)
+    assert _declared_utf8(body[39:], {"content-type": "application/rss+xml"}) == ("utf-8", None)
+    assert _declared_utf8(body, {"content-type": "text/xml"}) is None  # us-ascii to feedparser
+    assert _declared_utf8(b"\xef\xbb\xbf" + body, {}) is None  # a byte order mark: feedparser's path
