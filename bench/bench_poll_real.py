@@ -462,6 +462,53 @@ def measure_floor(bodies: list[bytes], repeat: int = 3) -> Floor:
     return Floor(len(rows), t_parse, t_html, t_sql, t_gunzip)
 
 
+# ---------------------------------------------------------------- kling-monitor's stages, one core
+
+
+@dataclass(frozen=True)
+class Stages:
+    """kling-monitor's own CPU per stage on the same bytes, in this process, on one core."""
+    parse: float  # parse_feed: the fast path, as the poll runs it
+    normalize: float  # normalize_entries: text, links, dates, authors
+    store: float  # store_entries and record_fetch, 100 feeds a transaction, into a new store
+
+    @property
+    def total(self) -> float:
+        return self.parse + self.normalize + self.store
+
+
+def measure_stages(bodies: list[bytes], repeat: int = 3) -> Stages:
+    """What the poll's CPU goes to besides fetching, handing over and starting: the same calls the
+    poll makes, on the bodies the server sends, so the first poll's CPU can be read against them."""
+    from monitor.models import FetchResult
+    from monitor.normalize import normalize_entries
+    from monitor.parse import parse_feed
+    from monitor.store import Store
+
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    now = datetime.now(UTC)
+    t_parse, parsed = _best(lambda: [parse_feed(b, headers) for b in bodies], repeat)
+    t_norm, entries = _best(lambda: [normalize_entries(p, feed=f"feed-{n:04d}", language=None, fetched_at=now)
+                                     for n, p in enumerate(parsed)], repeat)
+
+    def store() -> None:
+        with tempfile.TemporaryDirectory() as d:
+            st = Store(Path(d) / "kling.db")
+            st.sync_feeds((f"feed-{n:04d}", f"http://127.0.0.1/feed/{n}.xml", 900) for n in range(len(bodies)))
+            for start in range(0, len(entries), 100):
+                with st.atomic():
+                    for n in range(start, min(start + 100, len(entries))):
+                        st.store_entries(entries[n], now=now)
+                        url = f"http://127.0.0.1/feed/{n}.xml"
+                        st.record_fetch(f"feed-{n:04d}", FetchResult(status="ok", url=url, final_url=url, http_status=200,
+                                                                    etag=f'"{n}"'), at=now, next_poll=now,
+                                        body_hash="0" * 32, new_entries=len(entries[n]))
+            st.close()
+
+    t_store, _ = _best(store, repeat)
+    return Stages(t_parse, t_norm, t_store)
+
+
 # ---------------------------------------------------------------- printing
 
 
@@ -520,6 +567,14 @@ def print_floor(f: Floor, first_wall: float | None = None) -> None:
         print(f"  first poll / floor: {first_wall / f.total:.1f}x")
 
 
+def print_stages(st: Stages, first_cpu: float | None = None) -> None:
+    print(f"kling-monitor's stages, one core: {st.total:.2f} s of CPU on the same bytes (best of runs): "
+          f"parse {st.parse:.2f} s, normalize {st.normalize:.2f} s, store {st.store:.2f} s")
+    if first_cpu:
+        print(f"  the first poll's CPU ({first_cpu:.2f} s) less these: {first_cpu - st.total:.2f} s for start-up, "
+              f"fetching and gunzip, and handing bodies and entries between processes")
+
+
 def add_workload_args(ap: argparse.ArgumentParser) -> None:
     """The workload's options, the same here and in compare_peers.py."""
     ap.add_argument("--feeds", type=int, default=1000)
@@ -546,6 +601,7 @@ def main() -> None:
     print(f"load average (1, 5, 15 min) at the start: {load()}; {os.cpu_count()} cores")
     print(compile_package())
     floor = measure_floor(bodies, args.repeat)
+    stages = measure_stages(bodies, args.repeat)
     del bodies
     server, port = realfeeds.start_server(args.feeds, args.items, base, args.delay_ms)
     try:
@@ -559,6 +615,7 @@ def main() -> None:
           f"at the end {load()}")
     print_kling(k, args.feeds, args.delay_ms, args.concurrency)
     print_floor(floor, k.first.run.wall)
+    print_stages(stages, k.first.run.cpu)
 
 
 if __name__ == "__main__":
