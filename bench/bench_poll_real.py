@@ -471,6 +471,7 @@ class Stages:
     parse: float  # parse_feed: the fast path, as the poll runs it
     normalize: float  # normalize_entries: text, links, dates, authors
     store: float  # store_entries and record_fetch, 100 feeds a transaction, into a new store
+    stored: int  # entries the store took as new (every one of them, on these bodies)
 
     @property
     def total(self) -> float:
@@ -491,22 +492,24 @@ def measure_stages(bodies: list[bytes], repeat: int = 3) -> Stages:
     t_norm, entries = _best(lambda: [normalize_entries(p, feed=f"feed-{n:04d}", language=None, fetched_at=now)
                                      for n, p in enumerate(parsed)], repeat)
 
-    def store() -> None:
+    def store() -> int:
+        new = 0
         with tempfile.TemporaryDirectory() as d:
             st = Store(Path(d) / "kling.db")
             st.sync_feeds((f"feed-{n:04d}", f"http://127.0.0.1/feed/{n}.xml", 900) for n in range(len(bodies)))
             for start in range(0, len(entries), 100):
                 with st.atomic():
                     for n in range(start, min(start + 100, len(entries))):
-                        st.store_entries(entries[n], now=now)
+                        new += len(st.store_entries(entries[n], now=now))
                         url = f"http://127.0.0.1/feed/{n}.xml"
                         st.record_fetch(f"feed-{n:04d}", FetchResult(status="ok", url=url, final_url=url, http_status=200,
                                                                     etag=f'"{n}"'), at=now, next_poll=now,
                                         body_hash="0" * 32, new_entries=len(entries[n]))
             st.close()
+        return new
 
-    t_store, _ = _best(store, repeat)
-    return Stages(t_parse, t_norm, t_store)
+    t_store, stored = _best(store, repeat)
+    return Stages(t_parse, t_norm, t_store, stored)
 
 
 # ---------------------------------------------------------------- printing
