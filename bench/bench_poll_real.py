@@ -24,8 +24,10 @@ in a fresh process, as a user would:
 
 Beside them, the single-core CPU floor on the same bytes, with no kling-monitor code: lxml parse
 with dates and URL cleaning, HTML -> text with selectolax, SQLite inserts in one transaction (and,
-apart, gunzip). Each is the CPU time of the best of --repeat runs. The machine's load average is printed with the
-figures, since the server and the client share its cores.
+apart, gunzip). Each is the CPU time of the best of --repeat runs. Then kling-monitor's own stages
+on one core on the same bytes (parse, normalize, store: the calls the poll makes), and what is left
+of the first poll's CPU beside them (start-up, fetching, hand-offs between processes). The
+machine's load average is printed with the figures, since the server and the client share its cores.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@
 
 One server (bench/realfeeds.py: feeds shaped like real ones, gzipped, 100 ms a request) serves every
 tool in turn. First everything bench/bench_poll_real.py prints for kling-monitor (first and 304
-polls, start-up, backlog, memory, the single-core floor), then each peer's first poll (all 200s)
-and second poll (which its conditional requests turn into 304s: the server's counts are printed)
-as a fresh process with an empty state of its own, and the ratios of its times to kling-monitor's.
+polls, start-up, backlog, memory, the single-core floor, its own stages on one core), then each
+peer's first poll (all 200s) and second poll (which its conditional requests turn into 304s: the
+server's counts are printed) as a fresh process with an empty state of its own, and the ratios of
+its times to kling-monitor's.
 
 - urlwatch: one url job per feed in a urls.yaml, its own config and cache database; it fetches and
   stores each page (10 threads) but parses no feed. Its report goes to a file.
@@ -126,6 +127,7 @@ def main() -> None:
     print(f"load average (1, 5, 15 min) at the start: {bench.load()}; {os.cpu_count()} cores")
     print(bench.compile_package())
     floor = bench.measure_floor(bodies, args.repeat)
+    stages = bench.measure_stages(bodies, args.repeat)
     del bodies
     server, port = realfeeds.start_server(args.feeds, args.items, base, args.delay_ms)
     results: dict[str, tuple[PeerPoll, PeerPoll, str]] = {}
@@ -146,6 +148,7 @@ def main() -> None:
     print(f"kling-monitor, first poll at {k.started:%Y-%m-%d %H:%M} UTC, load average then {k.load_first}")
     bench.print_kling(k, args.feeds, args.delay_ms, args.concurrency)
     bench.print_floor(floor, k.first.run.wall)
+    bench.print_stages(stages, k.first.run.cpu)
     print()
     print(f"same server, same run ({args.feeds} feeds x {args.items} items, {args.delay_ms} ms a request); "
           f"ratios are the tool's time over kling-monitor's (process wall time)")
