@@ -491,13 +491,12 @@ def read_feed(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
         return None
     declared = _declared_utf8(body, headers)
     if declared is not None:  # lxml reads the body as it is; it rejects what is not UTF-8
-        encoding, problem = declared
         try:
             root = etree.fromstring(body, _PARSER)
         except (etree.XMLSyntaxError, ValueError):
             pass  # not UTF-8 after all, or not XML: the general path below decides, as before
         else:
-            return _result(root, headers, encoding, problem)
+            return _result(root, headers, *declared)
     info: dict[str, Any] = {}
     data = convert_to_utf8(headers, body, info)  # feedparser's own choice of encoding, transcoded to UTF-8
     encoding = info.get("encoding")
