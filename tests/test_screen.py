@@ -158,7 +158,7 @@ def test_the_screen_automaton_agrees_with_its_pattern() -> None:
     from monitor.match import _screen
     from monitor.rules.patterns import trie_alternation
 
-    _, automaton = _screen(WATCH)
+    _, automaton, _ = _screen(WATCH)
     rng = random.Random(3)
     aliases = [a.lower() for e in WATCH.entities for a in (e.name, *e.aliases)]
     low_rx = re.compile(trie_alternation([re.escape(a) for a in dict.fromkeys(aliases)]))  # the definition
@@ -176,3 +176,62 @@ def test_unmatched_json_is_the_extractions_json(source: str) -> None:
 
     assert unmatched_json(source) == json.dumps(unmatched(source).to_json(), ensure_ascii=False)
     assert json.loads(unmatched_json(source))["source"] == source
+
+
+def _by_str(text: str) -> bool:
+    """The screen on str (lower() and the automaton), which the bytes screen must agree with."""
+    from monitor.match import _screen
+
+    folded_rx, automaton, _ = _screen(WATCH)
+    low = text.lower()
+    return next(automaton.iter(low), None) is not None or (len(low) != len(text) and folded_rx.search(text) is not None)
+
+
+def test_lower_casing_makes_ascii_only_from_the_characters_the_bytes_screen_leaves_to_str() -> None:
+    """The bytes screen lower-cases ASCII letters only. Where str.lower() makes an ASCII character out
+    of another, the text goes the str way; every other character lower() makes is cased, so an alias
+    that the bytes screen is built for (no cased letter beyond ASCII) cannot hold it."""
+    from monitor.match import _LOWERS_INTO_ASCII, _cased_beyond_ascii
+
+    into_ascii = set()
+    for ch in _every_character():
+        low = ch.lower()
+        if low == ch:
+            continue
+        if any(c.isascii() for c in low) and not ch.isascii():
+            into_ascii.add(ch)
+        assert all(c.isascii() or _cased_beyond_ascii(c) or c == "\u0307" for c in low), hex(ord(ch))
+    assert into_ascii == set(_LOWERS_INTO_ASCII)  # U+0307 comes only with "İ", which goes the str way
+
+
+def test_the_bytes_screen_agrees_with_the_str_screen() -> None:
+    from monitor.match import _screen
+
+    assert _screen(WATCH)[2] is not None  # the default watchlist's aliases are all caseless beyond ASCII
+    rng = random.Random(5)
+    aliases = [a for e in WATCH.entities for a in (e.name, *e.aliases)]
+    variants = {ch: _variants(ch) for a in aliases for ch in a}
+    filler = "the quick “brown” fox 1023 hk: 102 kwa klin 快 可 콰이 クア Straße ΣΊΣΥΦΟΣ \u212a İ \ud800".split(" ")
+
+    def spelled(alias: str) -> str:
+        return "".join(rng.choice([ch, ch.upper(), ch.lower(), *variants[ch]]) if rng.random() < 0.3 else ch
+                       for ch in alias)
+
+    texts = [" ".join(rng.choice([*filler, *filler, spelled(rng.choice(aliases))[:-1], spelled(rng.choice(aliases))])
+                      for _ in range(rng.randint(0, 12))) for _ in range(4000)]
+    texts += _texts()
+    for text in texts:
+        assert may_mention(text, WATCH) == _by_str(text), text[:200]
+    assert any(map(_by_str, texts)) and not all(map(_by_str, texts))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Новости: КЛИНГ выпустил модель", True), ("новости: клинг", True), ("Kling Cyrillic-free", False),
+    ("ACME VIDEO raised", True), ("\u212aling", False),
+])
+def test_an_alias_cased_beyond_ascii_leaves_the_screen_to_str(text: str, expected: bool) -> None:
+    from monitor.match import WatchEntity, Watchlist, _screen
+
+    watch = Watchlist(entities=(WatchEntity("Клинг", ("Acme Video",)),), context_words=(), cloud_providers=())
+    assert _screen(watch)[2] is None  # "К" lower-cases beyond ASCII: only str.lower() folds it
+    assert may_mention(text, watch) is expected
