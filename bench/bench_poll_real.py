@@ -496,8 +496,7 @@ def measure_stages(bodies: list[bytes], repeat: int = 3) -> Stages:
 
     def store() -> int:
         new = 0
-        with tempfile.TemporaryDirectory() as d:
-            st = Store(Path(d) / "kling.db")
+        with tempfile.TemporaryDirectory() as d, Store(Path(d) / "kling.db") as st:
             st.sync_feeds((f"feed-{n:04d}", f"http://127.0.0.1/feed/{n}.xml", 900) for n in range(len(bodies)))
             for start in range(0, len(entries), 100):
                 with st.atomic():
@@ -507,7 +506,6 @@ def measure_stages(bodies: list[bytes], repeat: int = 3) -> Stages:
                         st.record_fetch(f"feed-{n:04d}", FetchResult(status="ok", url=url, final_url=url, http_status=200,
                                                                     etag=f'"{n}"'), at=now, next_poll=now,
                                         body_hash="0" * 32, new_entries=len(entries[n]))
-            st.close()
         return new
 
     t_store, stored = _best(store, repeat)

@@ -553,7 +553,7 @@ def _declared_utf8(body: bytes, headers: dict[str, str]) -> tuple[str, Exception
         xml_encoding = match.group(1).decode("utf-8").lower() if match else ""
     except UnicodeDecodeError:
         return None
-    if xml_encoding not in _UTF8_NAMES and xml_encoding != "":
+    if xml_encoding and xml_encoding not in _UTF8_NAMES:
         return None
     content_type, http_encoding = parse_content_type(headers.get("content-type") or "")
     acceptable = True
